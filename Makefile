@@ -1,0 +1,57 @@
+# 金融客服助手: `make run` and `make test` do all set-up on a fresh machine.
+SHELL := /bin/bash
+
+# python3.10 itself, wherever this machine keeps it (PATH, pyenv, /usr).
+PYTHON310 ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10 \
+	/usr/local/bin/python3.10 /usr/bin/python3.10; do \
+	$$p -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo $$p; break; }; done)
+VENV := .venv
+PY := $(VENV)/bin/python
+RASA := $(PY) -m rasa
+MODEL := models/bot.tar.gz
+# Everything a trained model depends on: when none of it changed, no retrain.
+TRAINING_INPUTS := config.yml domain.yml $(shell find data bot/jieba bot/nlu -type f \( -name '*.yml' -o -name '*.txt' -o -name '*.py' \) 2>/dev/null)
+export TF_CPP_MIN_LOG_LEVEL := 2
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+
+.PHONY: run test install data validate train shell evaluate clean
+
+run: data validate $(MODEL)
+	$(PY) -m bot.launch
+
+test: validate $(MODEL)
+	$(PY) -m pytest -q
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -n "$(PYTHON310)" || { echo "python3.10 is needed (Rasa 3.6 supports 3.8-3.10)" >&2; exit 1; }
+	test -x $(PY) || $(PYTHON310) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip 'setuptools<70' wheel
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+# Compile faq/ into Rasa training data (writes only what changed).
+data: install
+	$(PY) -m bot.faq.generate
+
+# The library's own rules, then Rasa's, with no warning tolerated.
+validate: install
+	$(PY) -m bot.faq.validate
+	$(PY) -m bot.validate_rasa
+
+train: $(MODEL)
+
+$(MODEL): $(VENV)/.installed $(TRAINING_INPUTS)
+	$(RASA) train --config config.yml --domain domain.yml --data data \
+		--out models --fixed-model-name bot
+	@touch $@
+
+shell: install
+	$(PY) -m bot.chat
+
+evaluate: $(MODEL)
+	$(PY) -m bot.evaluate
+
+clean:
+	rm -rf models var .pytest_cache

@@ -1,0 +1,35 @@
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import FollowupAction
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import catalogue, texts
+from actions.conversation import consecutive_fallbacks, faq_candidates
+from actions.reply import reply
+
+SUGGESTIONS = 3
+# Candidates the ResponseSelector scores below this are noise, not suggestions.
+MIN_SUGGESTION_CONFIDENCE = 0.05
+FALLBACKS_BEFORE_HUMAN = 2
+
+
+class ActionClarify(Action):
+    """The bot is unsure: ask "您是不是想问…", or offer a human after two misses."""
+
+    def name(self) -> Text:
+        return "action_clarify"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        if consecutive_fallbacks(tracker) >= FALLBACKS_BEFORE_HUMAN:
+            return [FollowupAction("utter_offer_human")]
+        candidates = faq_candidates(tracker, SUGGESTIONS, MIN_SUGGESTION_CONFIDENCE)
+        if not candidates:
+            dispatcher.utter_message(response="utter_rephrase")
+            return []
+        buttons = catalogue.question_buttons(candidates)
+        buttons.append({"title": texts.NONE_OF_THESE, "payload": "/deny"})
+        reply(dispatcher, tracker, texts.DID_YOU_MEAN, buttons)
+        return []

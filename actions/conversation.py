@@ -1,0 +1,67 @@
+"""What actions need to know about the conversation so far (from tracker events)."""
+from __future__ import annotations
+
+from typing import Iterable, List, Optional
+
+from rasa_sdk import Tracker
+
+from bot.script import Script, customer_script
+
+NLU_FALLBACK = "nlu_fallback"
+CLARIFY_ACTION = "action_clarify"
+
+
+def script_of(tracker: Tracker) -> Script:
+    texts = (
+        event.get("text") or ""
+        for event in reversed(tracker.events)
+        if event.get("event") == "user"
+    )
+    return customer_script(texts)
+
+
+def _user_turns(events: Iterable[dict]) -> List[tuple]:
+    """(intent, the bot action right before it) for every user message."""
+    turns, last_action = [], None
+    for event in events:
+        if event.get("event") == "action" and event.get("name") != "action_listen":
+            last_action = event.get("name")
+        elif event.get("event") == "user":
+            intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+            turns.append((intent, last_action))
+    return turns
+
+
+def consecutive_fallbacks(tracker: Tracker) -> int:
+    """How many of the latest user messages in a row the bot failed to understand.
+
+    A failure is a message NLU could not place (nlu_fallback). A "都不是"
+    answer to the bot's "您是不是想问" suggestions neither counts nor breaks
+    the run: the customer is asked to rephrase, and a second miss offers a
+    human.
+    """
+    count = 0
+    for intent, previous_action in reversed(_user_turns(tracker.events)):
+        if intent == NLU_FALLBACK:
+            count += 1
+        elif not (intent == "deny" and previous_action == CLARIFY_ACTION):
+            break
+    return count
+
+
+def answered_faq_id(tracker: Tracker) -> Optional[str]:
+    """The library entry the ResponseSelector chose for the latest message."""
+    selected = (tracker.latest_message.get("response_selector") or {}).get("faq") or {}
+    key = (selected.get("response") or {}).get("intent_response_key") or ""
+    return key.split("/", 1)[1] if key.startswith("faq/") else None
+
+
+def faq_candidates(tracker: Tracker, limit: int, min_confidence: float) -> List[str]:
+    """Top library entries for the latest message, best first."""
+    selected = (tracker.latest_message.get("response_selector") or {}).get("faq") or {}
+    ids = []
+    for candidate in selected.get("ranking") or []:
+        key = candidate.get("intent_response_key") or ""
+        if key.startswith("faq/") and candidate.get("confidence", 0.0) >= min_confidence:
+            ids.append(key.split("/", 1)[1])
+    return ids[:limit]

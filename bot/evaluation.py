@@ -1,0 +1,144 @@
+"""Score NLU predictions against labelled lines (shared by the evaluate command,
+the tuning command and the accuracy test).
+
+A prediction is Rasa's parse result for one line. For a FAQ line, *top-1* is
+right when the intent (ignoring the fallback) is ``faq`` and the
+ResponseSelector's first candidate is the expected entry; the bot then either
+answers it or, when unsure, offers it first among "您是不是想问".
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import yaml
+
+from bot.faq.library import load_heldout
+
+FALLBACK = "nlu_fallback"
+OUT_OF_SCOPE = "out_of_scope"
+
+
+@dataclass(frozen=True)
+class Case:
+    text: str
+    intent: str  # "faq", "out_of_scope", "greet", ...
+    faq_id: Optional[str] = None
+
+
+def heldout_cases(heldout_dir: Path) -> List[Case]:
+    cases = [
+        Case(text, "faq", faq_id)
+        for faq_id, lines in load_heldout(heldout_dir).items()
+        for text in lines
+    ]
+    oos = yaml.safe_load((heldout_dir / "out_of_scope.yml").read_text(encoding="utf-8"))
+    cases += [Case(str(text), OUT_OF_SCOPE) for text in oos]
+    intents = yaml.safe_load((heldout_dir / "intents.yml").read_text(encoding="utf-8"))
+    cases += [Case(str(text), intent) for intent, lines in intents.items() for text in lines]
+    return cases
+
+
+def underlying_intent(parse: dict) -> Optional[str]:
+    """The classifier's intent, looking through the fallback."""
+    for candidate in parse.get("intent_ranking") or [parse.get("intent") or {}]:
+        if candidate.get("name") != FALLBACK:
+            return candidate.get("name")
+    return None
+
+
+def faq_ranking(parse: dict) -> List[str]:
+    ranking = ((parse.get("response_selector") or {}).get("faq") or {}).get("ranking") or []
+    return [c["intent_response_key"].split("/", 1)[-1] for c in ranking]
+
+
+@dataclass
+class Report:
+    faq_total: int = 0
+    faq_top1: int = 0
+    faq_answered_right: int = 0
+    faq_answered_wrong: int = 0
+    faq_clarified: int = 0
+    faq_clarified_with_right_in_top3: int = 0
+    oos_total: int = 0
+    oos_true_positive: int = 0
+    oos_predicted: int = 0
+    oos_given_handbook_answer: int = 0
+    other_total: int = 0
+    other_right: int = 0
+    confusions: Counter = field(default_factory=Counter)
+    misses: List[Tuple[str, str, str]] = field(default_factory=list)
+
+    def add(self, case: Case, parse: dict) -> None:
+        final = (parse.get("intent") or {}).get("name")
+        underlying = underlying_intent(parse)
+        ranking = faq_ranking(parse)
+        if final == OUT_OF_SCOPE:
+            self.oos_predicted += 1
+        if case.intent == "faq":
+            self.faq_total += 1
+            top1 = underlying == "faq" and ranking[:1] == [case.faq_id]
+            self.faq_top1 += top1
+            if final == "faq":
+                self.faq_answered_right += top1
+                self.faq_answered_wrong += not top1
+            elif final == FALLBACK:
+                self.faq_clarified += 1
+                self.faq_clarified_with_right_in_top3 += case.faq_id in ranking[:3]
+            if not top1:
+                predicted = f"faq/{ranking[0]}" if underlying == "faq" and ranking else str(underlying)
+                self.confusions[(f"faq/{case.faq_id}", predicted)] += 1
+                self.misses.append((case.text, f"faq/{case.faq_id}", f"{final} -> {predicted}"))
+        elif case.intent == OUT_OF_SCOPE:
+            self.oos_total += 1
+            self.oos_true_positive += final == OUT_OF_SCOPE
+            self.oos_given_handbook_answer += final == "faq"
+            if final != OUT_OF_SCOPE:
+                self.misses.append((case.text, OUT_OF_SCOPE, f"{final} ({underlying})"))
+        else:
+            self.other_total += 1
+            self.other_right += final == case.intent
+            if final != case.intent:
+                self.misses.append((case.text, case.intent, f"{final} ({underlying})"))
+
+    @property
+    def top1_accuracy(self) -> float:
+        return self.faq_top1 / self.faq_total if self.faq_total else 0.0
+
+    @property
+    def oos_precision(self) -> float:
+        return self.oos_true_positive / self.oos_predicted if self.oos_predicted else 0.0
+
+    @property
+    def oos_recall(self) -> float:
+        return self.oos_true_positive / self.oos_total if self.oos_total else 0.0
+
+    def summary(self) -> Dict[str, float]:
+        return {
+            "faq_lines": self.faq_total,
+            "faq_top1_accuracy": round(self.top1_accuracy, 4),
+            "faq_answered_right": self.faq_answered_right,
+            "faq_answered_wrong": self.faq_answered_wrong,
+            "faq_did_you_mean": self.faq_clarified,
+            "faq_did_you_mean_right_in_top3": self.faq_clarified_with_right_in_top3,
+            "oos_lines": self.oos_total,
+            "oos_precision": round(self.oos_precision, 4),
+            "oos_recall": round(self.oos_recall, 4),
+            "oos_given_handbook_answer": self.oos_given_handbook_answer,
+            "other_intent_lines": self.other_total,
+            "other_intent_accuracy": round(self.other_right / self.other_total, 4)
+            if self.other_total
+            else 0.0,
+        }
+
+    def text(self, misses: int = 40) -> str:
+        lines = [f"{key:34} {value}" for key, value in self.summary().items()]
+        if self.confusions:
+            lines.append("most frequent FAQ confusions (expected -> predicted):")
+            lines += [f"  {n} x {a} -> {b}" for (a, b), n in self.confusions.most_common(10)]
+        if self.misses:
+            lines.append(f"misses (first {misses}):")
+            lines += [f"  {text}  [{want}] got {got}" for text, want, got in self.misses[:misses]]
+        return "\n".join(lines)

@@ -1,0 +1,155 @@
+"""Start the action server and the Rasa server, wait until both answer.
+
+    python -m bot.launch            # what `make run` does; Ctrl-C stops both
+
+Tests use :func:`running_bot` to start the same processes on free ports.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, List, Optional
+
+from bot.settings import ROOT, get_settings
+
+READY_TIMEOUT = 180.0
+
+
+@dataclass
+class Bot:
+    rasa_url: str
+    action_url: str
+    processes: List[subprocess.Popen]
+
+
+def _environment() -> dict:
+    env = dict(os.environ)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def _wait_until_ready(url: str, processes: List[subprocess.Popen], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for process in processes:
+            if process.poll() is not None:
+                raise RuntimeError(f"{process.args[:4]} exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{url} not ready after {timeout:.0f}s")
+
+
+def _stop(processes: List[subprocess.Popen]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+    for process in processes:
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def write_endpoints(path: Path, action_port: int) -> Path:
+    """An endpoints file like ours, pointing at an action server on another port."""
+    text = (ROOT / "endpoints.yml").read_text(encoding="utf-8")
+    default = f"{get_settings().action_host}:{get_settings().action_port}/webhook"
+    path.write_text(text.replace(default, f"127.0.0.1:{action_port}/webhook"), encoding="utf-8")
+    return path
+
+
+@contextlib.contextmanager
+def running_bot(
+    rasa_port: int,
+    action_port: int,
+    endpoints: Optional[Path] = None,
+    log_dir: Optional[Path] = None,
+    host: str = "127.0.0.1",
+) -> Iterator[Bot]:
+    settings = get_settings()
+    python = sys.executable
+    logs = []
+
+    def output(name: str):
+        if log_dir is None:
+            return None
+        log_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(log_dir / f"{name}.log", "ab")
+        logs.append(handle)
+        return handle
+
+    processes: List[subprocess.Popen] = []
+    try:
+        actions = subprocess.Popen(
+            [python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)],
+            cwd=ROOT, env=_environment(), stdout=output("actions"), stderr=subprocess.STDOUT,
+        )
+        processes.append(actions)
+        rasa = subprocess.Popen(
+            [
+                python, "-m", "rasa", "run",
+                "--model", str(settings.model_path),
+                "--endpoints", str(endpoints or ROOT / "endpoints.yml"),
+                "--credentials", str(ROOT / "credentials.yml"),
+                "--interface", host, "--port", str(rasa_port),
+                "--enable-api", "--cors", "*",
+            ],
+            cwd=ROOT, env=_environment(), stdout=output("rasa"), stderr=subprocess.STDOUT,
+        )
+        processes.append(rasa)
+        action_url = f"http://127.0.0.1:{action_port}"
+        rasa_url = f"http://127.0.0.1:{rasa_port}"
+        _wait_until_ready(f"{action_url}/health", processes, READY_TIMEOUT)
+        _wait_until_ready(f"{rasa_url}/status", processes, READY_TIMEOUT)
+        yield Bot(rasa_url=rasa_url, action_url=action_url, processes=processes)
+    finally:
+        _stop(processes)
+        for handle in logs:
+            handle.close()
+
+
+def main() -> int:
+    settings = get_settings()
+    if not settings.model_path.exists():
+        print(f"No trained model at {settings.model_path}; run `make run`.", file=sys.stderr)
+        return 1
+    started = time.monotonic()
+    with running_bot(settings.rasa_port, settings.action_port, log_dir=settings.var_dir / "log") as bot:
+        print(
+            f"\n金融客服助手 is ready ({time.monotonic() - started:.0f}s).\n"
+            f"  Rasa server (REST + socket.io): {bot.rasa_url}\n"
+            f"  Action server:                  {bot.action_url}\n"
+            f"  Logs:                           {settings.var_dir / 'log'}\n\n"
+            "Talk to it over REST:\n"
+            f"  curl -s {bot.rasa_url}/webhooks/rest/webhook -H 'Content-Type: application/json' "
+            "-d '{\"sender\": \"demo\", \"message\": \"人工服务几点上班\"}'\n"
+            "Or interactively, in another terminal:\n"
+            "  make shell\n\n"
+            "Ctrl-C stops both servers.",
+            flush=True,
+        )
+        try:
+            while all(process.poll() is None for process in bot.processes):
+                time.sleep(1)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

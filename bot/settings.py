@@ -1,0 +1,43 @@
+"""Every setting of the bot, read in one place (pydantic v1 BaseSettings).
+
+Values come from the environment (prefix ``BOT_``), never from the repository
+for anything secret. Paths default to this checkout's layout.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseSettings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    faq_dir: Path = ROOT / "faq"
+    # The cleaned handbook, the source of every fact (a verbatim copy of
+    # ../shared/handbook/handbook.zh-Hans.md so a fresh clone is complete).
+    handbook_path: Path = ROOT / "faq" / "source" / "handbook.zh-Hans.md"
+    nlu_dir: Path = ROOT / "data" / "nlu"
+    responses_dir: Path = ROOT / "data" / "responses"
+    heldout_dir: Path = ROOT / "tests" / "heldout"
+    models_dir: Path = ROOT / "models"
+    model_name: str = "bot"
+    var_dir: Path = ROOT / "var"
+
+    rasa_host: str = "127.0.0.1"
+    rasa_port: int = 5005
+    action_host: str = "127.0.0.1"
+    action_port: int = 5055
+
+    class Config:
+        env_prefix = "BOT_"
+
+    @property
+    def model_path(self) -> Path:
+        return self.models_dir / f"{self.model_name}.tar.gz"
+
+
+@lru_cache(maxsize=None)
+def get_settings() -> Settings:
+    return Settings()
