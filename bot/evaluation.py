@@ -62,6 +62,7 @@ class Report:
     faq_answered_wrong: int = 0
     faq_clarified: int = 0
     faq_clarified_with_right_in_top3: int = 0
+    faq_intent_missed: int = 0
     oos_total: int = 0
     oos_true_positive: int = 0
     oos_predicted: int = 0
@@ -81,6 +82,7 @@ class Report:
             self.faq_total += 1
             top1 = underlying == "faq" and ranking[:1] == [case.faq_id]
             self.faq_top1 += top1
+            self.faq_intent_missed += underlying != "faq"
             if final == "faq":
                 self.faq_answered_right += top1
                 self.faq_answered_wrong += not top1
@@ -123,6 +125,7 @@ class Report:
             "faq_answered_wrong": self.faq_answered_wrong,
             "faq_did_you_mean": self.faq_clarified,
             "faq_did_you_mean_right_in_top3": self.faq_clarified_with_right_in_top3,
+            "faq_intent_missed": self.faq_intent_missed,
             "oos_lines": self.oos_total,
             "oos_precision": round(self.oos_precision, 4),
             "oos_recall": round(self.oos_recall, 4),

@@ -1,6 +1,7 @@
 """Choose pipeline settings on a development split, never on the test set.
 
     python -m bot.tune --epochs 40 60 100 [--dev-share 0.2]
+                       [--set ResponseSelector.learning_rate=0.003 ...]
 
 Holds out a share of every FAQ entry's *training* phrasings (a deterministic
 split), trains the NLU pipeline of config.yml on the rest with each candidate
@@ -43,29 +44,59 @@ def split_library(share: float) -> Tuple[object, List[Case]]:
     return library, dev
 
 
-def config_with_epochs(epochs: int) -> dict:
+def config_with(epochs: int, overrides: List[str]) -> dict:
+    """config.yml's pipeline with `epochs` and `Component.key=value` overrides."""
     config = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
     for component in config["pipeline"]:
         if component["name"] in ("DIETClassifier", "ResponseSelector"):
             component["epochs"] = epochs
+        for override in overrides:
+            target, _, assignment = override.partition(".")
+            key, _, value = assignment.partition("=")
+            if component["name"] == target:
+                component[key] = yaml.safe_load(value)
     config.pop("policies", None)
     return config
 
 
-async def score(model: Path, cases: List[Case]) -> Report:
+async def parse_all(model: Path, cases: List[Case]) -> List[dict]:
     from rasa.core.agent import Agent
 
     agent = Agent.load(str(model))
-    report = Report()
-    for case in cases:
-        report.add(case, await agent.parse_message(case.text))
-    return report
+    return [await agent.parse_message(case.text) for case in cases]
+
+
+def gate_outcomes(cases: List[Case], parses: List[dict], threshold: float, ambiguity: float):
+    """(answered right, answered wrong, asked did-you-mean) if both fallback
+    thresholds were `threshold` and both ambiguity thresholds `ambiguity`."""
+    right = wrong = unsure = 0
+    for case, parse in zip(cases, parses):
+        intents = [i for i in parse.get("intent_ranking", []) if i["name"] != "nlu_fallback"]
+        ranking = ((parse.get("response_selector") or {}).get("faq") or {}).get("ranking") or []
+        if not intents or intents[0]["name"] != "faq" or not ranking:
+            continue
+        second_intent = intents[1]["confidence"] if len(intents) > 1 else 0.0
+        second_answer = ranking[1]["confidence"] if len(ranking) > 1 else 0.0
+        confident = (
+            intents[0]["confidence"] >= threshold
+            and intents[0]["confidence"] - second_intent >= ambiguity
+            and ranking[0]["confidence"] >= threshold
+            and ranking[0]["confidence"] - second_answer >= ambiguity
+        )
+        if not confident:
+            unsure += 1
+        elif ranking[0]["intent_response_key"] == f"faq/{case.faq_id}":
+            right += 1
+        else:
+            wrong += 1
+    return right, wrong, unsure
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, nargs="+", default=[60])
     parser.add_argument("--dev-share", type=float, default=0.2)
+    parser.add_argument("--set", nargs="*", default=[], metavar="COMPONENT.KEY=VALUE")
     args = parser.parse_args(argv)
     library, dev = split_library(args.dev_share)
     with tempfile.TemporaryDirectory() as tmp:
@@ -75,7 +106,7 @@ def main(argv=None) -> int:
         print(f"dev split: {len(dev)} phrasings held back from {len(library.entries)} entries")
         for epochs in args.epochs:
             config = work / f"config-{epochs}.yml"
-            config.write_text(yaml.safe_dump(config_with_epochs(epochs), allow_unicode=True))
+            config.write_text(yaml.safe_dump(config_with(epochs, args.set), allow_unicode=True))
             started = time.monotonic()
             subprocess.run(
                 [sys.executable, "-m", "rasa", "train", "nlu", "--config", str(config),
@@ -83,12 +114,21 @@ def main(argv=None) -> int:
                 cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )
             seconds = time.monotonic() - started
-            report = asyncio.run(score(work / f"m{epochs}.tar.gz", dev))
+            parses = asyncio.run(parse_all(work / f"m{epochs}.tar.gz", dev))
+            report = Report()
+            for case, parse in zip(dev, parses):
+                report.add(case, parse)
             print(
                 f"epochs={epochs:4}  train {seconds:5.0f}s  dev top-1 {report.top1_accuracy:.3f}  "
-                f"answered wrong {report.faq_answered_wrong}  did-you-mean {report.faq_clarified}",
+                f"answered wrong {report.faq_answered_wrong}  did-you-mean {report.faq_clarified}  "
+                f"not-faq intent {report.faq_intent_missed}",
                 flush=True,
             )
+            for threshold in (0.1, 0.2, 0.3, 0.4):
+                for ambiguity in (0.0, 0.05, 0.1):
+                    right, wrong, unsure = gate_outcomes(dev, parses, threshold, ambiguity)
+                    print(f"    gate {threshold:.2f}/{ambiguity:.2f}: right {right:4} "
+                          f"wrong {wrong:4} did-you-mean {unsure:4}", flush=True)
     return 0
 
 
