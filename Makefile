@@ -13,6 +13,7 @@ MODEL := models/bot.tar.gz
 TRAINING_INPUTS := config.yml domain.yml $(shell find data bot/jieba bot/nlu -type f \( -name '*.yml' -o -name '*.txt' -o -name '*.py' \) 2>/dev/null)
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export RASA_TELEMETRY_ENABLED := false
 
 .PHONY: run test install data validate train shell evaluate clean
 

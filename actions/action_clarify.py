@@ -9,7 +9,7 @@ from actions.conversation import consecutive_fallbacks, faq_candidates
 from actions.reply import reply
 
 SUGGESTIONS = 3
-# Candidates the ResponseSelector scores below this are noise, not suggestions.
+# When even the best candidate scores below this, suggestions would be noise.
 MIN_SUGGESTION_CONFIDENCE = 0.05
 FALLBACKS_BEFORE_HUMAN = 2
 

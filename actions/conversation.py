@@ -57,11 +57,14 @@ def answered_faq_id(tracker: Tracker) -> Optional[str]:
 
 
 def faq_candidates(tracker: Tracker, limit: int, min_confidence: float) -> List[str]:
-    """Top library entries for the latest message, best first."""
+    """The top `limit` library entries for the latest message, best first; none
+    when even the best scores below `min_confidence` (then they are noise)."""
     selected = (tracker.latest_message.get("response_selector") or {}).get("faq") or {}
-    ids = []
-    for candidate in selected.get("ranking") or []:
-        key = candidate.get("intent_response_key") or ""
-        if key.startswith("faq/") and candidate.get("confidence", 0.0) >= min_confidence:
-            ids.append(key.split("/", 1)[1])
-    return ids[:limit]
+    ranking = [
+        candidate
+        for candidate in selected.get("ranking") or []
+        if (candidate.get("intent_response_key") or "").startswith("faq/")
+    ]
+    if not ranking or ranking[0].get("confidence", 0.0) < min_confidence:
+        return []
+    return [c["intent_response_key"].split("/", 1)[1] for c in ranking[:limit]]

@@ -34,6 +34,7 @@ def _environment() -> dict:
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
     env.setdefault("PYTHONUNBUFFERED", "1")
+    env.setdefault("RASA_TELEMETRY_ENABLED", "false")
     return env
 
 

@@ -63,5 +63,5 @@ def test_reads_the_selected_entry_and_the_candidates():
     t = tracker([], latest)
     assert answered_faq_id(t) == "service_hours"
     assert faq_candidates(t, 3, 0.05) == ["service_hours", "hotline", "holiday_service"]
-    assert faq_candidates(t, 3, 0.2) == ["service_hours", "hotline"]
+    assert faq_candidates(t, 3, 0.6) == []
     assert answered_faq_id(tracker([], {})) is None
