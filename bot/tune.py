@@ -53,7 +53,7 @@ def config_with(epochs: int, overrides: List[str]) -> dict:
         for override in overrides:
             target, _, assignment = override.partition(".")
             key, _, value = assignment.partition("=")
-            if component["name"] == target:
+            if component["name"].split(".")[-1] == target:
                 component[key] = yaml.safe_load(value)
     config.pop("policies", None)
     return config
@@ -102,6 +102,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         shutil.copytree(ROOT / "data" / "nlu", work / "nlu")
+        shutil.copytree(ROOT / "data" / "responses", work / "nlu" / "responses")
         (work / "nlu" / "faq.yml").write_text(nlu_yaml(library), encoding="utf-8")
         print(f"dev split: {len(dev)} phrasings held back from {len(library.entries)} entries")
         for epochs in args.epochs:

@@ -1,0 +1,170 @@
+"""Pipeline component: re-rank the ResponseSelector's FAQ candidates with a
+linear model over the same sparse features.
+
+Why: on this library's development split (``python -m bot.tune``) a linear
+classifier over the word and character n-gram counts generalises to unseen
+phrasings better than the ResponseSelector alone, and the two make different
+mistakes. This component trains scikit-learn's LogisticRegression (the model
+Rasa's own LogisticRegressionClassifier uses, persisted the same way with
+skops) on the ``faq/<id>`` examples, and blends its probabilities with the
+selector's confidences: ``weight * linear + (1 - weight) * selector``. The
+blended ranking replaces the selector's, so everything downstream (utter_faq,
+"您是不是想问", the confidence gate) works on the better ranking.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional, Text
+
+import numpy as np
+from scipy.sparse import csr_matrix, vstack
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import normalize
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import INTENT_RESPONSE_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+logger = logging.getLogger(__name__)
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True
+)
+class FaqLinearRanker(GraphComponent):
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {
+            "retrieval_intent": "faq",
+            "weight": 0.5,  # share of the linear model in the blended confidence
+            "C": 10.0,  # inverse regularisation strength of the logistic regression
+            "max_iter": 1000,
+            "random_state": 42,
+        }
+
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        classifier: Optional[LogisticRegression] = None,
+    ) -> None:
+        self.config = config
+        self._model_storage = model_storage
+        self._resource = resource
+        self.classifier = classifier
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "FaqLinearRanker":
+        return cls(config, model_storage, resource)
+
+    @staticmethod
+    def _features(messages: List[Message]) -> csr_matrix:
+        rows = []
+        for message in messages:
+            _, sentence = message.get_sparse_features(attribute=TEXT)
+            rows.append(csr_matrix(sentence.features) if sentence is not None else None)
+        width = max((row.shape[1] for row in rows if row is not None), default=0)
+        rows = [row if row is not None else csr_matrix((1, width)) for row in rows]
+        return normalize(vstack(rows).tocsr())
+
+    def train(self, training_data: TrainingData) -> Resource:
+        prefix = f"{self.config['retrieval_intent']}/"
+        examples = [
+            example
+            for example in training_data.intent_examples
+            if (example.get(INTENT_RESPONSE_KEY) or "").startswith(prefix)
+        ]
+        if len({e.get(INTENT_RESPONSE_KEY) for e in examples}) < 2:
+            return self._resource
+        classifier = LogisticRegression(
+            C=self.config["C"],
+            max_iter=self.config["max_iter"],
+            random_state=self.config["random_state"],
+        )
+        classifier.fit(self._features(examples), [e.get(INTENT_RESPONSE_KEY) for e in examples])
+        self.classifier = classifier
+        self.persist()
+        return self._resource
+
+    def persist(self) -> None:
+        import skops.io as sio
+
+        with self._model_storage.write_to(self._resource) as model_dir:
+            sio.dump(self.classifier, model_dir / "faq_linear_ranker.skops")
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "FaqLinearRanker":
+        import skops.io as sio
+
+        try:
+            with model_storage.read_from(resource) as model_dir:
+                path = model_dir / "faq_linear_ranker.skops"
+                untrusted = sio.get_untrusted_types(file=path)
+                if untrusted:  # only scikit-learn and numpy types are expected
+                    raise ValueError(f"untrusted types in {path}: {untrusted}")
+                return cls(config, model_storage, resource, sio.load(path, trusted=False))
+        except (ValueError, FileNotFoundError) as error:
+            logger.warning("FaqLinearRanker not loaded, selector ranking kept: %s", error)
+            return cls(config, model_storage, resource)
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        if self.classifier is None or not messages:
+            return messages
+        probabilities = self.classifier.predict_proba(self._features(messages))
+        for message, row in zip(messages, probabilities):
+            self._rerank(message, dict(zip(self.classifier.classes_, row)))
+        return messages
+
+    def _rerank(self, message: Message, linear: Dict[str, float]) -> None:
+        selectors = message.get("response_selector") or {}
+        selected = selectors.get(self.config["retrieval_intent"])
+        if not selected or not selected.get("ranking"):
+            return
+        weight = self.config["weight"]
+        selector = {c["intent_response_key"]: c for c in selected["ranking"]}
+        keys = set(selector) | set(linear)
+        ranking = sorted(
+            (
+                {
+                    "id": selector.get(key, {}).get("id"),
+                    "intent_response_key": key,
+                    "confidence": float(
+                        weight * linear.get(key, 0.0)
+                        + (1 - weight) * selector.get(key, {}).get("confidence", 0.0)
+                    ),
+                }
+                for key in keys
+            ),
+            key=lambda candidate: -candidate["confidence"],
+        )[: len(selected["ranking"])]
+        best = ranking[0]
+        response = dict(selected.get("response") or {})
+        if response.get("intent_response_key") != best["intent_response_key"]:
+            response.update(
+                intent_response_key=best["intent_response_key"],
+                utter_action=f"utter_{best['intent_response_key']}",
+                id=best["id"],
+                responses=[],
+            )
+        response["confidence"] = best["confidence"]
+        selected["ranking"] = ranking
+        selected["response"] = response
+        message.set("response_selector", selectors, add_to_output=True)
