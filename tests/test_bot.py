@@ -151,3 +151,17 @@ def test_simplified_customer_stays_simplified(bot, sender, entries):
     send(bot.rasa_url, sender, "請問你們人工客服幾點上班")
     messages = send(bot.rasa_url, sender, "转账收不收手续费")
     assert messages[0]["text"] == entries["transfer_fee"].answer
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["", "   ", "？？？", "😀😀😀", "<script>alert(1)</script>", "转" * 5000, '/faq{"x": ', "/no_such_intent"],
+)
+def test_bad_input_gets_a_polite_answer(bot, sender, line):
+    messages = send(bot.rasa_url, sender, line)
+    assert messages, "the customer must get an answer"
+    for message in messages:
+        text = message.get("text") or ""
+        assert text and "Traceback" not in text and "Error" not in text
+    # and the conversation goes on normally afterwards
+    assert send(bot.rasa_url, sender, "你好")[0]["text"].startswith("您好")
