@@ -9,7 +9,10 @@ from actions.reply import reply
 
 
 class ActionFaqFollowup(Action):
-    """After an FAQ answer (utter_faq), offer its related questions as buttons."""
+    """After an FAQ answer (utter_faq), offer its related questions as buttons.
+
+    A typed "/faq" command has no ResponseSelector result, so utter_faq could
+    say nothing: the customer is then asked to rephrase instead of silence."""
 
     def name(self) -> Text:
         return "action_faq_followup"
@@ -18,7 +21,9 @@ class ActionFaqFollowup(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         entry = catalogue.entries().get(answered_faq_id(tracker) or "")
-        if entry is not None:
+        if entry is None:
+            dispatcher.utter_message(response="utter_rephrase")
+        else:
             buttons = catalogue.question_buttons(entry.related)
             if buttons:
                 reply(dispatcher, tracker, texts.RELATED_QUESTIONS, buttons)

@@ -11,7 +11,7 @@ from tests.conftest import parse
 pytestmark = pytest.mark.server
 
 # Vague lines a customer might type; the bot should be unsure about some.
-VAGUE = ["费用", "时间", "怎么办", "那个呢", "我想问问", "流程", "多久", "查询", "能不能", "服务"]
+VAGUE = ["这个怎么弄", "有个事情想问", "能不能", "费用", "时间", "怎么办", "我想问问", "流程", "多久", "查询", "服务"]
 
 
 @pytest.fixture(scope="module")

@@ -69,14 +69,13 @@ class FaqLinearRanker(GraphComponent):
         return cls(config, model_storage, resource)
 
     @staticmethod
-    def _features(messages: List[Message]) -> csr_matrix:
-        rows = []
-        for message in messages:
-            _, sentence = message.get_sparse_features(attribute=TEXT)
-            rows.append(csr_matrix(sentence.features) if sentence is not None else None)
-        width = max((row.shape[1] for row in rows if row is not None), default=0)
-        rows = [row if row is not None else csr_matrix((1, width)) for row in rows]
-        return normalize(vstack(rows).tocsr())
+    def _sentence_features(message: Message):
+        _, sentence = message.get_sparse_features(attribute=TEXT)
+        return sentence.features if sentence is not None else None
+
+    @classmethod
+    def _features(cls, messages: List[Message]) -> csr_matrix:
+        return normalize(vstack([csr_matrix(cls._sentence_features(m)) for m in messages]).tocsr())
 
     def train(self, training_data: TrainingData) -> Resource:
         prefix = f"{self.config['retrieval_intent']}/"
@@ -84,6 +83,7 @@ class FaqLinearRanker(GraphComponent):
             example
             for example in training_data.intent_examples
             if (example.get(INTENT_RESPONSE_KEY) or "").startswith(prefix)
+            and self._sentence_features(example) is not None
         ]
         if len({e.get(INTENT_RESPONSE_KEY) for e in examples}) < 2:
             return self._resource
@@ -126,10 +126,12 @@ class FaqLinearRanker(GraphComponent):
             return cls(config, model_storage, resource)
 
     def process(self, messages: List[Message]) -> List[Message]:
-        if self.classifier is None or not messages:
+        # A message without features (empty text) keeps the selector's ranking.
+        featured = [m for m in messages if self._sentence_features(m) is not None]
+        if self.classifier is None or not featured:
             return messages
-        probabilities = self.classifier.predict_proba(self._features(messages))
-        for message, row in zip(messages, probabilities):
+        probabilities = self.classifier.predict_proba(self._features(featured))
+        for message, row in zip(featured, probabilities):
             self._rerank(message, dict(zip(self.classifier.classes_, row)))
         return messages
 
