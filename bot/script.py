@@ -29,7 +29,7 @@ def to_simplified(text: str) -> str:
 
 
 def to_traditional(text: str) -> str:
-    return _converter("s2t").convert(text) if text else text
+    return _converter("s2tw").convert(text) if text else text
 
 
 def _changed_chars(original: str, converted: str) -> int:
