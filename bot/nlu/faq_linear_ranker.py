@@ -1,10 +1,10 @@
 """Pipeline component: re-rank the ResponseSelector's FAQ candidates with a
 linear model over the same sparse features.
 
-Why: on this library's development split (``python -m bot.tune``) a linear
-classifier over the word and character n-gram counts generalises to unseen
-phrasings better than the ResponseSelector alone, and the two make different
-mistakes. This component trains scikit-learn's LogisticRegression (the model
+Why: on this library's development split (``python -m bot.tune``) the
+ResponseSelector alone ranked the right entry first for 72.5% of unseen
+phrasings; blending in a linear classifier over the same word and character
+n-gram counts raised that to 79.3% (weight 0.8; README, "Figures"). This component trains scikit-learn's LogisticRegression (the model
 Rasa's own LogisticRegressionClassifier uses, persisted the same way with
 skops) on the ``faq/<id>`` examples, and blends its probabilities with the
 selector's confidences: ``weight * linear + (1 - weight) * selector``. The
@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 from typing import Any, Dict, List, Optional, Text
 
-import numpy as np
 from scipy.sparse import csr_matrix, vstack
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
