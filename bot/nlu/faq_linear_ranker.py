@@ -72,26 +72,30 @@ class FaqLinearRanker(GraphComponent):
         _, sentence = message.get_sparse_features(attribute=TEXT)
         return sentence.features if sentence is not None else None
 
-    @classmethod
-    def _features(cls, messages: List[Message]) -> csr_matrix:
-        return normalize(vstack([csr_matrix(cls._sentence_features(m)) for m in messages]).tocsr())
+    @staticmethod
+    def _matrix(features: list) -> csr_matrix:
+        return normalize(vstack([csr_matrix(f) for f in features]).tocsr())
 
     def train(self, training_data: TrainingData) -> Resource:
         prefix = f"{self.config['retrieval_intent']}/"
-        examples = [
-            example
+        labelled = [
+            (features, example.get(INTENT_RESPONSE_KEY))
             for example in training_data.intent_examples
             if (example.get(INTENT_RESPONSE_KEY) or "").startswith(prefix)
-            and self._sentence_features(example) is not None
+            for features in [self._sentence_features(example)]
+            if features is not None
         ]
-        if len({e.get(INTENT_RESPONSE_KEY) for e in examples}) < 2:
+        if len({label for _, label in labelled}) < 2:
             return self._resource
         classifier = LogisticRegression(
             C=self.config["C"],
             max_iter=self.config["max_iter"],
             random_state=self.config["random_state"],
         )
-        classifier.fit(self._features(examples), [e.get(INTENT_RESPONSE_KEY) for e in examples])
+        classifier.fit(
+            self._matrix([features for features, _ in labelled]),
+            [label for _, label in labelled],
+        )
         self.classifier = classifier
         self.persist()
         return self._resource
@@ -125,12 +129,19 @@ class FaqLinearRanker(GraphComponent):
             return cls(config, model_storage, resource)
 
     def process(self, messages: List[Message]) -> List[Message]:
-        # A message without features (empty text) keeps the selector's ranking.
-        featured = [m for m in messages if self._sentence_features(m) is not None]
-        if self.classifier is None or not featured:
+        if self.classifier is None:
             return messages
-        probabilities = self.classifier.predict_proba(self._features(featured))
-        for message, row in zip(featured, probabilities):
+        # A message without features (empty text) keeps the selector's ranking.
+        featured = [
+            (message, features)
+            for message in messages
+            for features in [self._sentence_features(message)]
+            if features is not None
+        ]
+        if not featured:
+            return messages
+        probabilities = self.classifier.predict_proba(self._matrix([f for _, f in featured]))
+        for (message, _), row in zip(featured, probabilities):
             self._rerank(message, dict(zip(self.classifier.classes_, row)))
         return messages
 
