@@ -18,6 +18,7 @@ export RASA_TELEMETRY_ENABLED := false
 .PHONY: run test install data validate train shell evaluate clean
 
 run: data validate $(MODEL)
+	$(PY) -m bot.db.seed --list
 	$(PY) -m bot.launch
 
 test: validate $(MODEL)

@@ -8,8 +8,17 @@ from actions.conversation import answered_faq_id
 from actions.reply import reply
 
 
+# FAQ answers that explain a task the bot can also do: offer to do it.
+SELF_SERVICE = {
+    "progress_query": ["check_application_status"],
+    "appointment_how": ["book_appointment"],
+    "appointment_change": ["change_appointment", "cancel_appointment"],
+}
+
+
 class ActionFaqFollowup(Action):
-    """After an FAQ answer (utter_faq), offer its related questions as buttons.
+    """After an FAQ answer (utter_faq), offer its related questions as buttons
+    (and, for an answer about a task the bot can do, the task itself).
 
     A typed "/faq" command has no ResponseSelector result, so utter_faq could
     say nothing: the customer is then asked to rephrase instead of silence."""
@@ -24,7 +33,11 @@ class ActionFaqFollowup(Action):
         if entry is None:
             dispatcher.utter_message(response="utter_rephrase")
         else:
-            buttons = catalogue.question_buttons(entry.related)
+            buttons = [
+                {"title": texts.TASKS[task], "payload": f"/{task}"}
+                for task in SELF_SERVICE.get(entry.id, [])
+            ]
+            buttons += catalogue.question_buttons(entry.related)
             if buttons:
                 reply(dispatcher, tracker, texts.RELATED_QUESTIONS, buttons)
         return []

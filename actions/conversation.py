@@ -5,7 +5,7 @@ from typing import Iterable, List, Optional
 
 from rasa_sdk import Tracker
 
-from bot.script import Script, customer_script
+from bot.script import Script, customer_script, to_simplified
 
 NLU_FALLBACK = "nlu_fallback"
 CLARIFY_ACTION = "action_clarify"
@@ -68,3 +68,33 @@ def faq_candidates(tracker: Tracker, limit: int, min_confidence: float) -> List[
     if not ranking or ranking[0].get("confidence", 0.0) < min_confidence:
         return []
     return [c["intent_response_key"].split("/", 1)[1] for c in ranking[:limit]]
+
+
+def latest_text(tracker: Tracker) -> str:
+    """The latest customer message in Simplified script, as typed otherwise
+    (numbers and times are read from it, not from NLU entities)."""
+    return to_simplified(tracker.latest_message.get("text") or "")
+
+
+def latest_intent(tracker: Tracker) -> Optional[str]:
+    return (tracker.latest_message.get("intent") or {}).get("name")
+
+
+def channel_of(tracker: Tracker) -> str:
+    return tracker.get_latest_input_channel() or "unknown"
+
+
+def task_candidate(tracker: Tracker, task_intents: Iterable[str], min_confidence: float) -> Optional[str]:
+    """The self-service task (book, look up…) the customer may mean: the best
+    task intent, when NLU ranks it first behind the fallback or it scores at
+    least ``min_confidence``."""
+    ranking = [
+        c for c in tracker.latest_message.get("intent_ranking") or [] if c.get("name") != NLU_FALLBACK
+    ]
+    tasks = set(task_intents)
+    for position, candidate in enumerate(ranking):
+        if candidate.get("name") in tasks:
+            if position == 0 or candidate.get("confidence", 0.0) >= min_confidence:
+                return candidate["name"]
+            return None
+    return None

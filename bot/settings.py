@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseSettings
+from pydantic import BaseSettings, Field
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,6 +29,18 @@ class Settings(BaseSettings):
     rasa_port: int = 5005
     action_host: str = "127.0.0.1"
     action_port: int = 5055
+
+    # Application data (customers, applications, appointments). SQLite under
+    # var/ by default; the scale-out deployment sets DATABASE_URL to PostgreSQL.
+    database_url: str = Field(
+        default=f"sqlite:///{ROOT / 'var' / 'app.db'}", env="DATABASE_URL"
+    )
+    # Customers' local time: every date and time they write is read in it.
+    timezone: str = "Asia/Shanghai"
+    # Holidays for years chinese-calendar does not know yet (operator-edited).
+    holiday_file: Path = ROOT / "config" / "holidays.yml"
+    # How long before an appointment the customer is reminded (预约提醒).
+    reminder_lead_minutes: int = 60
 
     class Config:
         env_prefix = "BOT_"

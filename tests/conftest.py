@@ -7,6 +7,9 @@ import uuid
 
 import pytest
 
+from bot.db.engine import unit_of_work
+from bot.db.migrate import upgrade
+from bot.db.seed import seed
 from bot.launch import running_bot, write_endpoints
 from bot.settings import get_settings
 
@@ -23,16 +26,30 @@ def settings():
 
 
 @pytest.fixture(scope="session")
-def bot(tmp_path_factory, settings):
+def app_database_url(tmp_path_factory) -> str:
+    """The servers' application database: a real SQLite file, migrated and
+    loaded with the demo data, as `make run` does."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('appdb') / 'app.db'}"
+    upgrade(url)
+    with unit_of_work(url) as session:
+        seed(session)
+    return url
+
+
+@pytest.fixture(scope="session")
+def bot(tmp_path_factory, settings, app_database_url):
     if not settings.model_path.exists():
         pytest.fail(f"no trained model at {settings.model_path}: run the tests with `make test`")
     workdir = tmp_path_factory.mktemp("bot")
     action_port = free_port()
     endpoints = write_endpoints(workdir / "endpoints.yml", action_port)
-    with running_bot(free_port(), action_port, endpoints=endpoints, log_dir=workdir) as running:
-        running.endpoints = endpoints
-        running.log_dir = workdir
-        yield running
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv("DATABASE_URL", app_database_url)
+        with running_bot(free_port(), action_port, endpoints=endpoints, log_dir=workdir) as running:
+            running.endpoints = endpoints
+            running.log_dir = workdir
+            running.database_url = app_database_url
+            yield running
 
 
 @pytest.fixture

@@ -94,7 +94,8 @@ def test_unsure_the_bot_asks_did_you_mean_with_three_choices(bot, sender, entrie
     messages = send(bot.rasa_url, sender, line)
     assert answer_of(entries, messages) is None
     assert messages[0]["text"].endswith("您是不是想问：")
-    assert buttons(messages) == [*question_buttons(entries, expected), ("都不是", "/deny")]
+    questions = [b for b in buttons(messages) if not b[1].startswith("/") or b[1] == "/deny"]
+    assert questions == [*question_buttons(entries, expected), ("都不是", "/deny")]
     # choosing one answers it
     assert answer_of(entries, send(bot.rasa_url, sender, entries[expected[1]].question)) == expected[1]
 
