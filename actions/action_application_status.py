@@ -8,6 +8,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import texts
 from actions.form_slots import APPLICATION_FORM_SLOTS, cleared
 from actions.reply import reply
+from actions.safety import politely
 from bot.db.engine import unit_of_work
 from bot.db.repositories import ApplicationRepository
 from bot.privacy import mask_name
@@ -24,6 +25,7 @@ class ActionApplicationStatus(Action):
     def name(self) -> Text:
         return "action_application_status"
 
+    @politely
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:

@@ -5,6 +5,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import booking_summary, reminders, texts
 from actions.reply import reply
+from actions.safety import politely
 from bot import clock
 from bot.db.engine import unit_of_work
 from bot.db.models import AppointmentStatus
@@ -18,6 +19,7 @@ class ActionAppointmentReminder(Action):
     def name(self) -> Text:
         return "action_appointment_reminder"
 
+    @politely
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:

@@ -5,6 +5,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import booking_summary, texts
 from actions.reply import reply
+from actions.safety import politely
 from bot import clock
 from bot.db.engine import unit_of_work
 
@@ -21,6 +22,7 @@ class ActionAskAppointmentConfirmed(Action):
     def name(self) -> Text:
         return "action_ask_appointment_confirmed"
 
+    @politely
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:

@@ -5,6 +5,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import texts
 from actions.reply import reply
+from actions.safety import politely
 from bot import clock
 from bot.booking.desk import BookingDesk
 from bot.db.engine import unit_of_work
@@ -17,6 +18,7 @@ class ActionAskServiceType(Action):
     def name(self) -> Text:
         return "action_ask_service_type"
 
+    @politely
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:

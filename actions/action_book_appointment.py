@@ -10,6 +10,7 @@ from actions import booking_summary, reminders, texts
 from actions.conversation import channel_of
 from actions.form_slots import APPOINTMENT_FORM_SLOTS, cleared
 from actions.reply import reply
+from actions.safety import politely
 from bot import clock
 from bot.booking.desk import BookingDesk
 from bot.booking.rules import format_slot
@@ -37,6 +38,7 @@ class ActionBookAppointment(Action):
     def name(self) -> Text:
         return "action_book_appointment"
 
+    @politely
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
@@ -63,7 +65,6 @@ class ActionBookAppointment(Action):
                         reply(dispatcher, tracker, texts.NO_APPOINTMENT_FOUND)
                         return cleared(APPOINTMENT_FORM_SLOTS)
                     appointments.reschedule(appointment, slot, at=now)
-                    events += reminders.cancel(appointment.code)
                     message = texts.RESCHEDULED
                 else:
                     appointment = appointments.book(
@@ -76,6 +77,12 @@ class ActionBookAppointment(Action):
                     )
                     message = texts.BOOKED
                 reminder = reminders.schedule(appointment.code, slot.starts_at, now)
+                if code and reminder is None:
+                    # Rasa schedules a turn's reminders before it cancels any,
+                    # and a cancel by this name would also drop the new one: the
+                    # new reminder replaces the old (same name), so the old is
+                    # only cancelled when no new one is due.
+                    events += reminders.cancel(appointment.code)
                 appointment.reminder_job = reminder["name"] if reminder else None
                 summary = booking_summary.of_appointment(appointment, now)
         except SlotFull:

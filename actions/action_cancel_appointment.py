@@ -6,6 +6,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import booking_summary, own_appointments, reminders, texts
 from actions.conversation import latest_text
 from actions.reply import reply
+from actions.safety import politely
 from bot import clock
 from bot.db.engine import unit_of_work
 from bot.db.repositories import AppointmentNotActive, AppointmentRepository
@@ -18,6 +19,7 @@ class ActionCancelAppointment(Action):
     def name(self) -> Text:
         return "action_cancel_appointment"
 
+    @politely
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:

@@ -7,6 +7,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import own_appointments
 from actions.action_cancel_appointment import ask_which
 from actions.conversation import latest_text
+from actions.safety import politely
 from bot import clock
 from bot.db.engine import unit_of_work
 
@@ -19,6 +20,7 @@ class ActionStartAppointmentChange(Action):
     def name(self) -> Text:
         return "action_start_appointment_change"
 
+    @politely
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:

@@ -7,6 +7,7 @@ from rasa_sdk.forms import FormValidationAction
 from actions import texts
 from actions.conversation import latest_text
 from actions.reply import reply
+from actions.safety import politely
 from bot import clock
 from bot.db.engine import unit_of_work
 from bot.status import verification
@@ -24,6 +25,10 @@ class ValidateApplicationStatusForm(FormValidationAction):
 
     def name(self) -> Text:
         return "validate_application_status_form"
+
+    @politely
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List:
+        return await super().run(dispatcher, tracker, domain)
 
     async def required_slots(
         self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict

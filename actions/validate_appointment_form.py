@@ -7,6 +7,7 @@ from rasa_sdk.forms import FormValidationAction
 from actions import texts
 from actions.conversation import latest_intent, latest_text
 from actions.reply import reply
+from actions.safety import politely
 from bot import clock
 from bot.booking.desk import BookingDesk, find_mobile
 from bot.booking.rules import format_slot
@@ -31,6 +32,10 @@ class ValidateAppointmentForm(FormValidationAction):
 
     def name(self) -> Text:
         return "validate_appointment_form"
+
+    @politely
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List:
+        return await super().run(dispatcher, tracker, domain)
 
     async def extract_service_type(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict
