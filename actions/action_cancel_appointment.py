@@ -4,7 +4,6 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import booking_summary, own_appointments, reminders, texts
-from actions.conversation import latest_text
 from actions.reply import reply
 from actions.safety import politely
 from bot import clock
@@ -25,11 +24,8 @@ class ActionCancelAppointment(Action):
     ) -> List[Dict[Text, Any]]:
         now = clock.now()
         with unit_of_work() as session:
-            appointment, candidates = own_appointments.find(
-                session, latest_text(tracker), tracker.sender_id, now
-            )
+            appointment = own_appointments.find_or_ask(session, dispatcher, tracker, "取消预约", now)
             if appointment is None:
-                ask_which(dispatcher, tracker, candidates, "取消预约", now)
                 return []
             try:
                 AppointmentRepository(session).cancel(appointment, at=now)
@@ -40,17 +36,3 @@ class ActionCancelAppointment(Action):
         reply(dispatcher, tracker, texts.CANCELLED.format(code=appointment.code, **summary.fields()))
         return reminders.cancel(appointment.code)
 
-
-def ask_which(dispatcher, tracker, candidates, verb: str, now) -> None:
-    """No booking found, or several: say so, with one button per booking."""
-    if not candidates:
-        reply(dispatcher, tracker, texts.NO_APPOINTMENT_FOUND)
-        return
-    buttons = [
-        {
-            "title": f"{a.code} {booking_summary.of_appointment(a, now).time}",
-            "payload": f"{verb} {a.code}",
-        }
-        for a in candidates
-    ]
-    reply(dispatcher, tracker, texts.WHICH_APPOINTMENT, buttons)

@@ -5,8 +5,6 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import own_appointments
-from actions.action_cancel_appointment import ask_which
-from actions.conversation import latest_text
 from actions.safety import politely
 from bot import clock
 from bot.db.engine import unit_of_work
@@ -26,11 +24,8 @@ class ActionStartAppointmentChange(Action):
     ) -> List[Dict[Text, Any]]:
         now = clock.now()
         with unit_of_work() as session:
-            appointment, candidates = own_appointments.find(
-                session, latest_text(tracker), tracker.sender_id, now
-            )
+            appointment = own_appointments.find_or_ask(session, dispatcher, tracker, "改约", now)
             if appointment is None:
-                ask_which(dispatcher, tracker, candidates, "改约", now)
                 return []
             return [
                 SlotSet("booking_code", appointment.code),

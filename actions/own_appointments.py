@@ -8,8 +8,13 @@ import unicodedata
 from datetime import datetime
 from typing import List, Optional, Tuple
 
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
+from actions import booking_summary, texts
+from actions.conversation import latest_text
+from actions.reply import reply
 from bot.db.models import Appointment, AppointmentStatus
 from bot.db.repositories import AppointmentRepository
 
@@ -35,3 +40,29 @@ def find(session: Session, text: str, conversation_id: str, now: datetime) -> Tu
     if len(mine) == 1:
         return mine[0], []
     return None, mine
+
+
+def find_or_ask(
+    session: Session, dispatcher: CollectingDispatcher, tracker: Tracker, verb: str, now: datetime
+) -> Optional[Appointment]:
+    """The booking the customer means; when it is not clear, say so (with a
+    button per booking to choose from) and return None."""
+    appointment, candidates = find(session, latest_text(tracker), tracker.sender_id, now)
+    if appointment is None:
+        _ask_which(dispatcher, tracker, candidates, verb, now)
+    return appointment
+
+
+def _ask_which(dispatcher, tracker, candidates: List[Appointment], verb: str, now: datetime) -> None:
+    """No booking found, or several: say so, with one button per booking."""
+    if not candidates:
+        reply(dispatcher, tracker, texts.NO_APPOINTMENT_FOUND)
+        return
+    buttons = [
+        {
+            "title": f"{a.code} {booking_summary.of_appointment(a, now).time}",
+            "payload": f"{verb} {a.code}",
+        }
+        for a in candidates
+    ]
+    reply(dispatcher, tracker, texts.WHICH_APPOINTMENT, buttons)

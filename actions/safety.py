@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Any, Awaitable, Callable, Dict, List
+from abc import ABC, abstractmethod
+from typing import Any, Awaitable, Callable, Dict, List, Text
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
 
 from actions import texts
 from actions.reply import reply
@@ -33,3 +35,16 @@ def politely(run: Run) -> Run:
             return []
 
     return guarded
+
+
+class PoliteFormValidationAction(FormValidationAction, ABC):
+    """A form's validation action whose failures apologise like any action's.
+    Abstract (no name), so the action server does not register it itself."""
+
+    @abstractmethod
+    def name(self) -> Text:
+        ...
+
+    @politely
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List:
+        return await super().run(dispatcher, tracker, domain)

@@ -2,12 +2,11 @@ from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.forms import FormValidationAction
 
 from actions import texts
 from actions.conversation import latest_text
 from actions.reply import reply
-from actions.safety import politely
+from actions.safety import PoliteFormValidationAction
 from bot import clock
 from bot.db.engine import unit_of_work
 from bot.status import verification
@@ -16,7 +15,7 @@ from bot.status.numbers import find_application_number, find_phone_last4, looks_
 REQUESTED = "requested_slot"
 
 
-class ValidateApplicationStatusForm(FormValidationAction):
+class ValidateApplicationStatusForm(PoliteFormValidationAction):
     """Read the application number and the phone's last 4 digits from what the
     customer types, and verify them before anything is shown.
 
@@ -25,10 +24,6 @@ class ValidateApplicationStatusForm(FormValidationAction):
 
     def name(self) -> Text:
         return "validate_application_status_form"
-
-    @politely
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List:
-        return await super().run(dispatcher, tracker, domain)
 
     async def required_slots(
         self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict

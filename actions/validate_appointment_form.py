@@ -1,13 +1,12 @@
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, Optional, Text
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.forms import FormValidationAction
 
 from actions import texts
 from actions.conversation import latest_intent, latest_text
 from actions.reply import reply
-from actions.safety import politely
+from actions.safety import PoliteFormValidationAction
 from bot import clock
 from bot.booking.desk import BookingDesk, find_mobile
 from bot.booking.rules import format_slot
@@ -20,7 +19,7 @@ REQUESTED = "requested_slot"
 TIME_SLOTS = {None, "service_type", "branch", "appointment_time", "appointment_confirmed"}
 
 
-class ValidateAppointmentForm(FormValidationAction):
+class ValidateAppointmentForm(PoliteFormValidationAction):
     """Fill the booking form from what the customer types (handbook 5.4).
 
     Every message is read for a service, a branch and a time, so "帮我约明天
@@ -32,10 +31,6 @@ class ValidateAppointmentForm(FormValidationAction):
 
     def name(self) -> Text:
         return "validate_appointment_form"
-
-    @politely
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List:
-        return await super().run(dispatcher, tracker, domain)
 
     async def extract_service_type(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict

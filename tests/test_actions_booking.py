@@ -7,24 +7,29 @@ actions use it through ``DATABASE_URL`` and a clock stopped at FIXED."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Dict, List, Optional
-from zoneinfo import ZoneInfo
+from typing import Any, List, Optional
 
 import chinese_calendar
 import pytest
-import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.events import FollowupAction, ReminderCancelled, SlotSet
-from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
+from action_fixtures import (  # noqa: F401  (fixtures are found by name)
+    FIXED,
+    SHANGHAI,
+    actions_db,
+    run,
+    tracker_builder,
+    unreachable_db,
+)
 from actions import action_book_appointment, texts
 from actions.action_appointment_reminder import ActionAppointmentReminder
 from actions.action_book_appointment import ActionBookAppointment
 from actions.action_cancel_appointment import ActionCancelAppointment
 from actions.action_start_appointment_change import ActionStartAppointmentChange
 from actions.validate_appointment_form import ValidateAppointmentForm
-from bot.db.engine import dispose_engine, unit_of_work
+from bot.db.engine import unit_of_work
 from bot.db.models import Appointment, AppointmentSlot, AppointmentStatus
 from bot.db.repositories import (
     AppointmentRepository,
@@ -33,21 +38,17 @@ from bot.db.repositories import (
     ServiceTypeRepository,
 )
 from bot.db.seed import seed
-from bot.settings import ROOT, get_settings
 from db_fixtures import (  # noqa: F401  (fixtures are found by name)
     database_url,
     postgres_database_url,
     session,
 )
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-# Monday 30 November 2026, 9:30; the days below are checked against chinese_calendar.
-FIXED = datetime(2026, 11, 30, 9, 30, tzinfo=SHANGHAI)
+# FIXED (action_fixtures) is Monday 30 November 2026, 9:30; the days below are checked against chinese_calendar.
 TOMORROW_3PM = datetime(2026, 12, 1, 15, 0, tzinfo=SHANGHAI)  # Tuesday
 WEDNESDAY_10AM = datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI)
 SATURDAY = datetime(2026, 12, 5, tzinfo=SHANGHAI)  # closed, not a make-up working day
 NEXT_MONDAY = datetime(2026, 12, 7, tzinfo=SHANGHAI)
-DOMAIN: Dict[str, Any] = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
 FORM = "appointment_form"
 
 # From the demo data: 滨江支行 has 2 places per slot, 空港新区支行 1; the seed
@@ -82,18 +83,6 @@ ASK_AGAIN = [
 
 
 @pytest.fixture
-def actions_db(database_url):
-    """The actions' database is the test's (DATABASE_URL, settings re-read),
-    and their clock stands still at FIXED (``clock`` moves it)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DATABASE_URL", database_url)
-        patch.setattr("bot.clock.now", lambda: FIXED)
-        get_settings.cache_clear()
-        yield database_url
-    get_settings.cache_clear()
-
-
-@pytest.fixture
 def url(session, actions_db) -> str:
     """The seeded database's URL."""
     assert seed(session, now=FIXED)
@@ -101,53 +90,12 @@ def url(session, actions_db) -> str:
     return actions_db
 
 
-def tracker(
-    text: str,
-    *,
-    sender: str = SENDER,
-    intent: str = "book_appointment",
-    requested_slot: Optional[str] = None,
-    active_loop: Optional[str] = FORM,
-    entities: Optional[List[dict]] = None,
-    **slots: Any,
-) -> Tracker:
-    """The tracker Rasa sends: every domain slot, the latest message last."""
-    unknown = set(slots) - set(DOMAIN["slots"])
-    assert not unknown, f"not domain slots: {unknown}"
-    values = {name: None for name in DOMAIN["slots"]}
-    values.update(slots)
-    values["requested_slot"] = requested_slot
-    latest = {
-        "text": text,
-        "intent": {"name": intent, "confidence": 1.0},
-        "intent_ranking": [{"name": intent, "confidence": 1.0}],
-        "entities": entities or [],
-    }
-    events = [
-        {"event": "action", "name": "action_listen", "timestamp": 1.0},
-        {"event": "user", "text": text, "parse_data": latest, "input_channel": "rest", "timestamp": 2.0},
-    ]
-    return Tracker(
-        sender, values, latest, events, False, None,
-        {"name": active_loop} if active_loop else {}, "action_listen",
-    )
+tracker = tracker_builder(intent="book_appointment", form=FORM, sender=SENDER)
 
 
 def after_form(text: str = "确认预约", **slots: Any) -> Tracker:
     """The tracker action_book_appointment gets: the form done, its slots filled."""
     return tracker(text, active_loop=None, **slots)
-
-
-async def run(action, tracker: Tracker):
-    """(messages as {"text", "buttons"}, events) of one run of ``action``."""
-    dispatcher = CollectingDispatcher()
-    events = await action.run(dispatcher, tracker, DOMAIN)
-    messages = []
-    for message in dispatcher.messages:
-        extra = {k: v for k, v in message.items() if k not in ("text", "buttons") and v}
-        assert not extra, f"unexpected message content {extra}"
-        messages.append({"text": message["text"], "buttons": message["buttons"]})
-    return messages, events
 
 
 def said(text: str, buttons: Optional[List[str]] = None) -> dict:
@@ -599,23 +547,6 @@ async def test_a_cancelled_booking_is_not_reminded(url):
 
 
 # --- the database is down -------------------------------------------------------
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-def unreachable_db(request, tmp_path):
-    """DATABASE_URL names a database nobody answers for: a PostgreSQL port
-    with no server, or a SQLite "file" that is a directory."""
-    if request.param == "postgresql":
-        url = "postgresql+psycopg2://postgres@127.0.0.1:1/bot"
-    else:
-        url = f"sqlite:///{tmp_path}"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DATABASE_URL", url)
-        patch.setattr("bot.clock.now", lambda: FIXED)
-        get_settings.cache_clear()
-        yield url
-    get_settings.cache_clear()
-    dispose_engine(url)
 
 
 @pytest.mark.parametrize(

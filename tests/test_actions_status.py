@@ -8,24 +8,27 @@ points it at the test's database and stops the clock on a working day."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Dict, List, Optional
-from zoneinfo import ZoneInfo
+from typing import List, Optional
 
 import chinese_calendar
 import pytest
-import yaml
-from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
-from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
+from action_fixtures import (  # noqa: F401  (fixtures are found by name)
+    FIXED,
+    SHANGHAI,
+    actions_db,
+    run,
+    tracker_builder,
+    unreachable_db,
+)
 from actions import texts
 from actions.action_application_status import ActionApplicationStatus
 from actions.validate_application_status_form import ValidateApplicationStatusForm
-from bot.db.engine import dispose_engine, unit_of_work
+from bot.db.engine import unit_of_work
 from bot.db.models import ApplicationStatus, NotificationChannel, VerificationAttempt
 from bot.db.repositories import ApplicationRepository
-from bot.settings import ROOT, get_settings
 from db_fixtures import (  # noqa: F401  (fixtures are found by name)
     NOW,
     World,
@@ -35,10 +38,6 @@ from db_fixtures import (  # noqa: F401  (fixtures are found by name)
     world,
 )
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-# Monday 30 November 2026, 9:30: a working day (checked below).
-FIXED = datetime(2026, 11, 30, 9, 30, tzinfo=SHANGHAI)
-DOMAIN: Dict[str, Any] = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
 FORM = "application_status_form"
 
 # world.customer (张三丰, phone 13812345678) submits at NOW (2026-11-28 10:00
@@ -61,18 +60,6 @@ CLEARED = [
 
 
 @pytest.fixture
-def actions_db(database_url):
-    """The actions' database is the test's (DATABASE_URL, settings re-read),
-    and their clock stands still at FIXED."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DATABASE_URL", database_url)
-        patch.setattr("bot.clock.now", lambda: FIXED)
-        get_settings.cache_clear()
-        yield database_url
-    get_settings.cache_clear()
-
-
-@pytest.fixture
 def application(session, world: World, actions_db) -> str:
     """A loan application of world.customer waiting for materials since MATERIALS_AT."""
     applications = ApplicationRepository(session)
@@ -92,47 +79,7 @@ def application(session, world: World, actions_db) -> str:
     return submitted.number
 
 
-def tracker(
-    text: str,
-    *,
-    sender: str = "alice",
-    intent: str = "check_application_status",
-    requested_slot: Optional[str] = None,
-    active_loop: Optional[str] = FORM,
-    **slots: Any,
-) -> Tracker:
-    """The tracker Rasa sends: every domain slot, the latest message last."""
-    unknown = set(slots) - set(DOMAIN["slots"])
-    assert not unknown, f"not domain slots: {unknown}"
-    values = {name: None for name in DOMAIN["slots"]}
-    values.update(slots)
-    values["requested_slot"] = requested_slot
-    latest = {
-        "text": text,
-        "intent": {"name": intent, "confidence": 1.0},
-        "intent_ranking": [{"name": intent, "confidence": 1.0}],
-        "entities": [],
-    }
-    events = [
-        {"event": "action", "name": "action_listen", "timestamp": 1.0},
-        {"event": "user", "text": text, "parse_data": latest, "input_channel": "rest", "timestamp": 2.0},
-    ]
-    return Tracker(
-        sender, values, latest, events, False, None,
-        {"name": active_loop} if active_loop else {}, "action_listen",
-    )
-
-
-async def run(action, tracker: Tracker):
-    """(messages as {"text", "buttons"}, events) of one run of ``action``."""
-    dispatcher = CollectingDispatcher()
-    events = await action.run(dispatcher, tracker, DOMAIN)
-    messages = []
-    for message in dispatcher.messages:
-        extra = {k: v for k, v in message.items() if k not in ("text", "buttons") and v}
-        assert not extra, f"unexpected message content {extra}"
-        messages.append({"text": message["text"], "buttons": message["buttons"]})
-    return messages, events
+tracker = tracker_builder(intent="check_application_status", form=FORM)
 
 
 def said(text: str, buttons: Optional[List[dict]] = None) -> dict:
@@ -307,23 +254,6 @@ async def test_an_unverified_number_shows_nothing(application):
 
 
 # --- the database is down -------------------------------------------------------
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-def unreachable_db(request, tmp_path):
-    """DATABASE_URL names a database nobody answers for: a PostgreSQL port
-    with no server, or a SQLite "file" that is a directory."""
-    if request.param == "postgresql":
-        url = "postgresql+psycopg2://postgres@127.0.0.1:1/bot"
-    else:
-        url = f"sqlite:///{tmp_path}"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DATABASE_URL", url)
-        patch.setattr("bot.clock.now", lambda: FIXED)
-        get_settings.cache_clear()
-        yield url
-    get_settings.cache_clear()
-    dispose_engine(url)
 
 
 async def test_the_form_apologises_when_the_database_is_down(unreachable_db, caplog):
