@@ -24,7 +24,7 @@ from bot.db.models import (
     ServiceType,
 )
 from bot.db.repositories import ApplicationRepository, local_zone
-from bot.db.seed import SERVICE_TYPES, DemoApplication, demo_applications, format_table, main, seed
+from bot.db.seed import SERVICE_TYPES, SHOWCASE, DemoApplication, demo_applications, format_table, main, seed
 from bot.settings import ROOT
 from db_fixtures import (  # noqa: F401  (fixtures are found by name)
     NOW,
@@ -60,7 +60,7 @@ def test_seed_fills_every_table_the_bot_reads(session):
     counts = _row_counts(session)
     assert counts["customers"] == 30
     assert 6 <= counts["service_types"] <= 8
-    assert counts["applications"] == 40
+    assert counts["applications"] == 40 + len(SHOWCASE)
     assert counts["verification_attempts"] == 0
     branches = session.execute(select(Branch)).scalars().all()
     assert sorted(b.kind for b in branches).count(BranchKind.VIDEO) == 1

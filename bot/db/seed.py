@@ -89,6 +89,18 @@ HISTORIES = [
     ((S.UNDER_REVIEW, S.APPROVED, S.COMPLETED), 6),
     ((S.UNDER_REVIEW, S.MATERIALS_REQUIRED, S.UNDER_REVIEW, S.APPROVED, S.COMPLETED), 2),
 ]
+# One application per status with a fixed number (SQ202611200001-0006), so the
+# README can list them: submitted on 2026-11-20 before opening, ahead of the
+# generated ones, by the first six customers.
+SHOWCASE_DAY = datetime(2026, 11, 20, 8, 0)  # local time
+SHOWCASE = [
+    ((), "account_opening"),
+    ((S.UNDER_REVIEW,), "personal_loan"),
+    ((S.UNDER_REVIEW, S.MATERIALS_REQUIRED), "credit_card"),
+    ((S.UNDER_REVIEW, S.APPROVED), "wealth_management"),
+    ((S.UNDER_REVIEW, S.RETURNED), "account_change"),
+    ((S.UNDER_REVIEW, S.APPROVED, S.COMPLETED), "loss_report"),
+]
 RECEIPT_NOTES = ["网点柜台受理", "手机银行提交，已受理", "网上银行提交，已受理", "客户经理代为提交，已受理"]
 RETURN_NOTES = [
     "申请信息与证件信息不一致，请核对后重新提交",
@@ -239,9 +251,9 @@ def _add_applications(
     customers: List[Customer],
     service_types: Dict[str, ServiceType],
 ) -> None:
-    """Plan every history first, then submit in time order so that the
-    numbers' daily sequence follows the submission times."""
-    plans = sorted(
+    """Plan every history first, then submit the showcase and the rest in time
+    order so that the numbers' daily sequence follows the submission times."""
+    plans = _showcase(customers, service_types) + sorted(
         (
             _plan(rng, now, steps, customers, service_types)
             for steps, count in HISTORIES
@@ -270,6 +282,22 @@ def _add_applications(
                 at,
                 missing_materials=needed,
             )
+
+
+def _showcase(customers: List[Customer], service_types: Dict[str, ServiceType]) -> List[_Plan]:
+    return [
+        _Plan(
+            submitted_at=SHOWCASE_DAY.replace(tzinfo=local_zone()) + timedelta(minutes=5 * index),
+            customer=customers[index],
+            service_type=service_types[code],
+            channel=NotificationChannel.SMS,
+            steps=steps,
+            gaps=[timedelta(days=1, hours=2)] * len(steps),
+            receipt_note=RECEIPT_NOTES[0],
+            return_note=RETURN_NOTES[0],
+        )
+        for index, (steps, code) in enumerate(SHOWCASE)
+    ]
 
 
 def _plan(
