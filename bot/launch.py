@@ -103,7 +103,7 @@ def running_bot(
         processes.append(actions)
         rasa = subprocess.Popen(
             [
-                python, "-m", "rasa", "run",
+                python, "-m", "bot.rasa_server", "run",
                 "--model", str(settings.model_path),
                 "--endpoints", str(endpoints or ROOT / "endpoints.yml"),
                 "--credentials", str(ROOT / "credentials.yml"),

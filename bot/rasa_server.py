@@ -1,0 +1,71 @@
+"""`rasa run` with one change: a custom action the action server cannot run
+makes the bot apologise instead of going silent.
+
+    python -m bot.rasa_server run --model models/bot.tar.gz ...   # rasa's CLI
+
+Rasa 3.6 logs a failed custom action and carries on without a word to the
+customer, and it offers no setting to change that. So, before handing over to
+Rasa's own command line, this module replaces ``RemoteAction`` (where Rasa
+looks it up: the action registry and the form's validation) with a subclass
+that turns "action server unreachable or failing" into a short apology in the
+customer's script. FAQ answers are Rasa's own responses, so they keep working
+while the action server is down; actions that only add extras (related
+questions, 猜你想问) fail quietly rather than apologise after a good answer.
+A form's rejection (``ActionExecutionRejection``) is not a failure and passes
+through untouched. `bot.launch` and the tests start Rasa through this module.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any, List
+
+from bot.script import customer_script, in_script
+
+logger = logging.getLogger(__name__)
+
+UNAVAILABLE = "抱歉，查询和预约服务暂时不可用，请稍后再试。其他问题可以继续问我，或回复“转人工”。"
+# Actions whose failure costs the customer nothing they asked for.
+QUIET_WHEN_FAILING = frozenset({"action_faq_followup", "action_featured_questions"})
+
+
+def apologising_remote_action():
+    """RemoteAction's subclass; built lazily so importing this module is cheap."""
+    from rasa.core.actions import action as rasa_actions
+    from rasa.shared.core.events import BotUttered, UserUttered
+    from rasa.shared.exceptions import RasaException
+
+    class ApologisingRemoteAction(rasa_actions.RemoteAction):
+        async def run(self, output_channel, nlg, tracker, domain) -> List[Any]:
+            try:
+                return await super().run(output_channel, nlg, tracker, domain)
+            except rasa_actions.ActionExecutionRejection:
+                raise
+            except RasaException:
+                logger.exception("custom action %s failed", self.name())
+                if self.name() in QUIET_WHEN_FAILING:
+                    return []
+                texts = (e.text for e in reversed(tracker.events) if isinstance(e, UserUttered))
+                return [BotUttered(text=in_script(UNAVAILABLE, customer_script(texts)))]
+
+    return ApologisingRemoteAction
+
+
+def install() -> None:
+    from rasa.core.actions import action as rasa_actions, forms as rasa_forms
+
+    replacement = apologising_remote_action()
+    rasa_actions.RemoteAction = replacement
+    rasa_forms.RemoteAction = replacement
+
+
+def main() -> None:
+    install()
+    from rasa.__main__ import main as rasa_main
+
+    sys.argv[0] = "rasa"
+    rasa_main()
+
+
+if __name__ == "__main__":
+    main()
