@@ -46,7 +46,7 @@ def _schema_differences(url: str, metadata: MetaData) -> list:
 
 def test_migrated_schema_matches_the_models(database_url):
     assert _schema_differences(database_url, Base.metadata) == []
-    assert current_revision(database_url) == head_revision() == "0001"
+    assert current_revision(database_url) == head_revision() == "0002"
 
 
 def test_the_schema_comparison_would_notice_a_difference(database_url):

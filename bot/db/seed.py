@@ -41,6 +41,7 @@ from bot.db.repositories import (
     AppointmentSlotRepository,
     local_zone,
 )
+from bot.handoff.seed import seed_handoff
 from bot.privacy import id_card_check_character
 
 RANDOM_SEED = 20261128
@@ -144,6 +145,7 @@ def seed(session: Session, now: Optional[datetime] = None) -> bool:
     customers = _add_customers(session, rng, now)
     _add_applications(session, rng, now, customers, service_types)
     _add_fully_booked_slots(session, now, customers, branches, service_types)
+    seed_handoff(session, now)
     return True
 
 
