@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import List, Optional
 
 from pydantic import BaseSettings, Field
 
@@ -41,6 +42,16 @@ class Settings(BaseSettings):
     holiday_file: Path = ROOT / "config" / "holidays.yml"
     # How long before an appointment the customer is reminded (预约提醒).
     reminder_lead_minutes: int = 60
+
+    # The agents' handoff console (aiohttp).
+    console_host: str = "127.0.0.1"
+    console_port: int = 5080
+    # Fernet key (32 url-safe base64 bytes) that encrypts the console's session
+    # cookies; from the environment in production. Unset, a random key is made
+    # at start (sessions then end when the console restarts).
+    console_secret_key: Optional[str] = None
+    # Origins allowed to open the console's websocket (besides its own).
+    console_allowed_origins: List[str] = []
 
     class Config:
         env_prefix = "BOT_"

@@ -1,0 +1,24 @@
+"""The agents' handoff console (aiohttp): log in, take cases from the queue,
+talk to the customer, hand over and close, under first-contact
+responsibility (首问负责制).
+
+One job per module:
+
+- ``app``: ``create_app()``, the application factory (routes, middlewares,
+  signals); ``python -m bot.console`` runs it;
+- ``context``: the console's configuration, its application keys, the clock
+  and ``run_db()`` (one unit of work per request, off the event loop);
+- ``security``: CSRF tokens, the Origin check, security headers, the login
+  rate limit and revoked sessions (in memory for now);
+- ``auth``: the session cookie, ``/login``, ``/logout`` and the middleware
+  that requires a logged-in agent and a CSRF token;
+- ``errors``: domain exceptions to HTTP statuses with Chinese messages, in
+  one place; nothing else reaches the client;
+- ``api``: the JSON API; ``views``: what a case looks like to an agent
+  (personal numbers masked);
+- ``hub``: the websocket and the hub that tells agents what changed;
+- ``delivery``: ``deliver_to_customer``, the one hook through which an
+  agent's message will reach the customer (wired by the Rasa side).
+
+Nothing here touches the database, the network or the environment at import time.
+"""

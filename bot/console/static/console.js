@@ -1,0 +1,452 @@
+/* 人工坐席工作台: login, live queue, my cases, case view and actions.
+ * No framework, no build step. Every piece of data reaches the page through
+ * textContent (never as markup). State-changing requests carry the session's
+ * CSRF token in X-CSRF-Token. */
+(function () {
+  'use strict';
+
+  var POLL_MS = 30000;
+  var STAGES = ['received', 'investigating', 'handling', 'feedback'];
+  var SUMMARY_LABELS = {
+    question: '客户问题', intent: '意图', answers: '机器人已答复',
+    slots: '已收集信息', verified: '身份已核实'
+  };
+
+  var state = {
+    me: null, csrf: null, current: null, ws: null, wsDelay: 1000,
+    wsTimer: null, pollTimer: null, canned: [], agents: []
+  };
+
+  function $(id) { return document.getElementById(id); }
+
+  function el(tag, text, className) {
+    var node = document.createElement(tag);
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    if (className) node.className = className;
+    return node;
+  }
+
+  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+
+  function show(node, visible) { node.hidden = !visible; }
+
+  // "2026-11-27T10:05:00+08:00" -> "11-27 10:05" (already in the bank's timezone).
+  function when(iso) { return iso ? iso.slice(5, 10) + ' ' + iso.slice(11, 16) : '—'; }
+
+  function tag(text, extra) { return el('span', text, 'tag' + (extra ? ' ' + extra : '')); }
+
+  function notify(message, isError) {
+    var box = $('notice');
+    box.textContent = message;
+    box.className = 'notice' + (isError ? ' error' : '');
+    show(box, true);
+    clearTimeout(notify.timer);
+    notify.timer = setTimeout(function () { show(box, false); }, 6000);
+  }
+
+  function HttpError(status, message) {
+    this.status = status;
+    this.message = message;
+  }
+
+  function api(method, path, body) {
+    var init = { method: method, credentials: 'same-origin', cache: 'no-store',
+                 headers: { Accept: 'application/json' } };
+    if (method !== 'GET') {
+      init.headers['X-CSRF-Token'] = state.csrf || '';
+      init.headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body || {});
+    }
+    return fetch(path, init).then(function (response) {
+      return response.json().catch(function () { return null; }).then(function (data) {
+        if (response.status === 401) showLogin();
+        if (!response.ok) {
+          throw new HttpError(response.status,
+            (data && data.error) || ('请求失败（' + response.status + '）'));
+        }
+        return data;
+      });
+    });
+  }
+
+  function failed(error) {
+    if (error && error.status === 401) return;  // the login form is shown
+    notify((error && error.message) || '网络异常，请稍后重试', true);
+  }
+
+  // --- login ------------------------------------------------------------------
+
+  function showLogin() {
+    state.me = null;
+    state.csrf = null;
+    state.current = null;
+    stopLive();
+    show($('case'), false);
+    show($('case-empty'), true);
+    show($('whoami'), false);
+    show($('desk-view'), false);
+    show($('login-view'), true);
+  }
+
+  function login(event) {
+    event.preventDefault();
+    var form = event.target;
+    var error = $('login-error');
+    error.textContent = '';
+    fetch('/login', { credentials: 'same-origin', cache: 'no-store' })
+      .then(function (response) { return response.json(); })
+      .then(function (token) {
+        var body = new URLSearchParams();
+        body.set('username', form.username.value);
+        body.set('password', form.password.value);
+        body.set('csrf_token', token.csrf_token);
+        return fetch('/login', { method: 'POST', body: body, credentials: 'same-origin' });
+      })
+      .then(function (response) {
+        return response.json().then(function (data) {
+          if (!response.ok) throw new HttpError(response.status, data.error);
+          form.password.value = '';
+          state.csrf = data.csrf_token;
+          start();
+        });
+      })
+      .catch(function (e) { error.textContent = (e && e.message) || '登录失败，请稍后重试'; });
+  }
+
+  function logout() {
+    api('POST', '/logout').then(showLogin, failed);
+  }
+
+  function start() {
+    api('GET', '/api/me').then(function (me) {
+      state.me = me;
+      state.csrf = me.csrf_token;
+      $('agent-name').textContent = me.display_name + '（' + me.username + '）';
+      $('agent-role').textContent = me.role.label;
+      show($('login-view'), false);
+      show($('whoami'), true);
+      show($('desk-view'), true);
+      loadCanned();
+      loadAgents();
+      refresh();
+      startLive();
+    }).catch(function (error) {
+      if (error.status !== 401) failed(error);
+    });
+  }
+
+  // --- live updates -----------------------------------------------------------
+
+  function startLive() {
+    stopLive();
+    state.pollTimer = setInterval(refresh, POLL_MS);
+    connect();
+  }
+
+  function stopLive() {
+    clearInterval(state.pollTimer);
+    clearTimeout(state.wsTimer);
+    if (state.ws) {
+      state.ws.onclose = null;
+      state.ws.close();
+      state.ws = null;
+    }
+    $('live').textContent = '未连接';
+    $('live').className = 'live';
+  }
+
+  function connect() {
+    var scheme = location.protocol === 'https:' ? 'wss://' : 'ws://';
+    var ws = new WebSocket(scheme + location.host + '/ws');
+    state.ws = ws;
+    ws.onopen = function () {
+      state.wsDelay = 1000;
+      $('live').textContent = '实时';
+      $('live').className = 'live on';
+    };
+    ws.onmessage = function (event) {
+      var data;
+      try { data = JSON.parse(event.data); } catch (e) { return; }
+      if (data.type === 'queue_changed') loadQueue();
+      if (data.type === 'case_changed') {
+        loadMine();
+        if (data.number === state.current) openCase(data.number);
+      }
+    };
+    ws.onclose = function () {
+      $('live').textContent = '重新连接中…';
+      $('live').className = 'live';
+      if (!state.me) return;
+      state.wsTimer = setTimeout(function () {
+        // A refused reconnect (logged out elsewhere) shows the login form.
+        api('GET', '/api/me').then(connect, function () {});
+      }, state.wsDelay);
+      state.wsDelay = Math.min(state.wsDelay * 2, 30000);
+    };
+  }
+
+  function refresh() {
+    loadQueue();
+    loadMine();
+  }
+
+  // --- lists ------------------------------------------------------------------
+
+  function loadQueue() {
+    api('GET', '/api/queue').then(function (data) {
+      var list = $('queue');
+      clear(list);
+      data.cases.forEach(function (item) {
+        var li = el('li');
+        var line = el('div', null, 'line');
+        line.appendChild(el('strong', item.number));
+        line.appendChild(tag(item.priority.label, item.priority.value === 'high' ? 'high' : ''));
+        line.appendChild(tag(item.reason.label));
+        line.appendChild(tag(item.sla.label, item.sla.value));
+        li.appendChild(line);
+        li.appendChild(el('div', '等待 ' + item.waiting_minutes + ' 分钟 · ' + item.channel +
+          (item.off_hours ? ' · 非服务时间' : ''), 'muted'));
+        li.appendChild(el('div', item.summary, 'summary'));
+        var button = el('button', '接入');
+        button.type = 'button';
+        button.addEventListener('click', function (event) {
+          event.stopPropagation();
+          claim(item.number);
+        });
+        li.appendChild(button);
+        li.addEventListener('click', function () { openCase(item.number); });
+        list.appendChild(li);
+      });
+      $('queue-count').textContent = '（' + data.cases.length + '）';
+      show($('queue-empty'), data.cases.length === 0);
+    }, failed);
+  }
+
+  function loadMine() {
+    api('GET', '/api/cases/mine').then(function (data) {
+      var list = $('mine');
+      clear(list);
+      data.cases.forEach(function (item) {
+        var li = el('li');
+        if (item.number === state.current) li.className = 'selected';
+        var line = el('div', null, 'line');
+        line.appendChild(el('strong', item.number));
+        line.appendChild(tag(item.stage.label));
+        line.appendChild(tag(item.sla.label, item.sla.value));
+        if (item.my_role !== 'owner') line.appendChild(tag('协办'));
+        li.appendChild(line);
+        li.appendChild(el('div', '首次响应时限 ' + when(item.due), 'muted'));
+        li.appendChild(el('div', item.summary, 'summary'));
+        li.addEventListener('click', function () { openCase(item.number); });
+        list.appendChild(li);
+      });
+      show($('mine-empty'), data.cases.length === 0);
+    }, failed);
+  }
+
+  function loadCanned() {
+    api('GET', '/api/canned-replies').then(function (data) {
+      state.canned = data.replies;
+      var select = $('canned');
+      while (select.options.length > 1) select.remove(1);
+      data.replies.forEach(function (reply, index) {
+        var option = el('option', reply.title);
+        option.value = String(index);
+        select.appendChild(option);
+      });
+    }, failed);
+  }
+
+  function loadAgents() {
+    api('GET', '/api/agents').then(function (data) {
+      state.agents = data.agents;
+      ['transfer-to', 'reassign-to'].forEach(function (id) {
+        var select = $(id);
+        clear(select);
+        data.agents.forEach(function (agent) {
+          var option = el('option', agent.display_name + '（' + agent.username + '）');
+          option.value = agent.username;
+          select.appendChild(option);
+        });
+      });
+    }, failed);
+  }
+
+  // --- one case -----------------------------------------------------------------
+
+  function openCase(number) {
+    return api('GET', '/api/cases/' + encodeURIComponent(number)).then(function (data) {
+      renderCase(data.case);
+    }, failed);
+  }
+
+  function who(agent) { return agent ? agent.display_name : '—'; }
+
+  function addMeta(list, term, value) {
+    list.appendChild(el('dt', term));
+    list.appendChild(el('dd', value === null || value === undefined || value === '' ? '—' : value));
+  }
+
+  function summaryValue(value) {
+    if (typeof value === 'boolean') return value ? '是' : '否';
+    if (Array.isArray(value)) return value.map(summaryValue).join('\n');
+    if (value && typeof value === 'object') {
+      return Object.keys(value).map(function (key) {
+        return key + '：' + summaryValue(value[key]);
+      }).join('\n');
+    }
+    return value === null || value === undefined ? '' : String(value);
+  }
+
+  function renderCase(c) {
+    state.current = c.number;
+    show($('case-empty'), false);
+    show($('case'), true);
+    $('case-title').textContent = '工单 ' + c.number;
+
+    var tags = $('case-tags');
+    clear(tags);
+    tags.appendChild(tag(c.status.label));
+    tags.appendChild(tag(c.priority.label, c.priority.value === 'high' ? 'high' : ''));
+    tags.appendChild(tag('阶段：' + c.stage.label));
+    tags.appendChild(tag('时效：' + c.sla.label, c.sla.value));
+
+    var meta = $('case-meta');
+    clear(meta);
+    addMeta(meta, '转人工原因', c.reason.label);
+    addMeta(meta, '渠道', c.channel + (c.off_hours ? '（非服务时间转入）' : ''));
+    addMeta(meta, '首问责任人', who(c.owner));
+    addMeta(meta, '当前处理人', who(c.handler));
+    addMeta(meta, '转入时间', when(c.created_at));
+    addMeta(meta, '首次响应时限', when(c.due));
+    addMeta(meta, '回访电话', c.callback_phone);
+    addMeta(meta, '客户', c.customer ? c.customer.name + '（' + c.customer.customer_no + '）' : null);
+    if (c.resolution_note) addMeta(meta, '办结说明', c.resolution_note);
+
+    var summary = $('case-summary');
+    clear(summary);
+    Object.keys(c.summary || {}).forEach(function (key) {
+      addMeta(summary, SUMMARY_LABELS[key] || key, summaryValue(c.summary[key]));
+    });
+
+    var transcript = $('transcript');
+    clear(transcript);
+    c.messages.forEach(function (m) {
+      var li = el('li', null, m.author.value + (m.private ? ' private' : ''));
+      var by = m.author.label + (m.agent ? ' ' + m.agent.display_name : '') +
+        (m.private ? ' · 内部备注' : '') + ' · ' + when(m.created_at);
+      li.appendChild(el('div', by, 'who'));
+      li.appendChild(el('div', m.text, 'text'));
+      transcript.appendChild(li);
+    });
+    if (!c.messages.length) transcript.appendChild(el('li', '暂无消息', 'system'));
+
+    var events = $('events');
+    clear(events);
+    c.events.forEach(function (e) {
+      var text = when(e.created_at) + ' ' + e.kind.label;
+      if (e.actor) text += ' · ' + e.actor.display_name;
+      if (e.to_agent && (!e.actor || e.to_agent.username !== e.actor.username)) {
+        text += ' → ' + e.to_agent.display_name;
+      }
+      if (e.note) text += '：' + e.note;
+      events.appendChild(el('li', text));
+    });
+
+    // Stages only move forward: offer the later ones.
+    var rank = STAGES.indexOf(c.stage.value);
+    var firstLater = null;
+    Array.prototype.forEach.call($('stage').options, function (option) {
+      option.disabled = STAGES.indexOf(option.value) <= rank;
+      if (!option.disabled && firstLater === null) firstLater = option.value;
+    });
+    if (firstLater !== null) $('stage').value = firstLater;
+
+    var can = c.can;
+    show($('message-form'), can.write);
+    show($('claim'), can.claim);
+    show($('stage-form'), can.stage && firstLater !== null);
+    show($('transfer-form'), can.transfer || can.consult);
+    show($('close-form'), can.close);
+    show($('reassign-form'), can.reassign);
+    show($('return-to-bot'), can.return_to_bot);
+  }
+
+  function act(path, body, done) {
+    if (!state.current) return Promise.resolve();
+    var number = state.current;
+    return api('POST', '/api/cases/' + encodeURIComponent(number) + path, body)
+      .then(function (data) {
+        renderCase(data.case);
+        if (done) done(data);
+        refresh();
+      }, failed);
+  }
+
+  function claim(number) {
+    api('POST', '/api/cases/' + encodeURIComponent(number) + '/claim', {})
+      .then(function (data) {
+        renderCase(data.case);
+        notify('已接入工单 ' + number + '，您是首问责任人');
+        refresh();
+      }, function (error) {
+        failed(error);
+        refresh();
+      });
+  }
+
+  function onSubmit(id, handler) {
+    $(id).addEventListener('submit', function (event) {
+      event.preventDefault();
+      handler(event.target);
+    });
+  }
+
+  function bind() {
+    $('login-form').addEventListener('submit', login);
+    $('logout').addEventListener('click', logout);
+    $('claim').addEventListener('click', function () { claim(state.current); });
+    $('return-to-bot').addEventListener('click', function () {
+      if (window.confirm('确定将该客户转回机器人服务？')) act('/return-to-bot', {});
+    });
+    $('canned').addEventListener('change', function (event) {
+      var reply = state.canned[Number(event.target.value)];
+      if (reply) {
+        var box = $('message-text');
+        box.value = box.value ? box.value + reply.text : reply.text;
+        box.focus();
+      }
+      event.target.value = '';
+    });
+    onSubmit('find-form', function (form) { openCase(form.number.value.trim()); });
+    onSubmit('message-form', function () {
+      var isPrivate = $('private').checked;
+      act('/messages', { text: $('message-text').value, private: isPrivate }, function (data) {
+        $('message-text').value = '';
+        if (!isPrivate && !data.delivered) notify('消息已保存（尚未接入客户送达通道）');
+      });
+    });
+    onSubmit('stage-form', function () { act('/stage', { stage: $('stage').value }); });
+    onSubmit('transfer-form', function () {
+      act('/' + $('transfer-kind').value,
+        { to: $('transfer-to').value, note: $('transfer-note').value },
+        function () { $('transfer-note').value = ''; });
+    });
+    onSubmit('close-form', function () {
+      act('/close', { resolution_note: $('close-note').value },
+        function () { $('close-note').value = ''; });
+    });
+    onSubmit('reassign-form', function () {
+      act('/reassign', { to: $('reassign-to').value, reason: $('reassign-reason').value },
+        function () { $('reassign-reason').value = ''; });
+    });
+  }
+
+  document.addEventListener('DOMContentLoaded', function () {
+    bind();
+    // Logged in already (the cookie is HttpOnly, so ask the server)?
+    fetch('/api/me', { credentials: 'same-origin', cache: 'no-store' }).then(function (response) {
+      if (response.ok) start(); else showLogin();
+    }, showLogin);
+  });
+}());
