@@ -19,6 +19,7 @@ export RASA_TELEMETRY_ENABLED := false
 
 run: data validate $(MODEL)
 	$(PY) -m bot.db.seed --list
+	$(PY) -m bot.handoff.seed --list
 	$(PY) -m bot.launch
 
 test: validate $(MODEL)

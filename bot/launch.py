@@ -27,6 +27,7 @@ class Bot:
     rasa_url: str
     action_url: str
     processes: List[subprocess.Popen]
+    console_url: Optional[str] = None
 
 
 def _environment() -> dict:
@@ -81,6 +82,7 @@ def running_bot(
     endpoints: Optional[Path] = None,
     log_dir: Optional[Path] = None,
     host: str = "127.0.0.1",
+    console_port: Optional[int] = None,
 ) -> Iterator[Bot]:
     settings = get_settings()
     python = sys.executable
@@ -116,8 +118,16 @@ def running_bot(
         action_url = f"http://127.0.0.1:{action_port}"
         rasa_url = f"http://127.0.0.1:{rasa_port}"
         _wait_until_ready(f"{action_url}/health", processes, READY_TIMEOUT)
+        console_url = None
+        if console_port is not None:
+            processes.append(subprocess.Popen(
+                [python, "-m", "bot.console", "--host", host, "--port", str(console_port)],
+                cwd=ROOT, env=_environment(), stdout=output("console"), stderr=subprocess.STDOUT,
+            ))
+            console_url = f"http://127.0.0.1:{console_port}"
+            _wait_until_ready(f"{console_url}/login", processes, READY_TIMEOUT)
         _wait_until_ready(f"{rasa_url}/status", processes, READY_TIMEOUT)
-        yield Bot(rasa_url=rasa_url, action_url=action_url, processes=processes)
+        yield Bot(rasa_url=rasa_url, action_url=action_url, processes=processes, console_url=console_url)
     finally:
         _stop(processes)
         for handle in logs:
@@ -130,18 +140,24 @@ def main() -> int:
         print(f"No trained model at {settings.model_path}; run `make run`.", file=sys.stderr)
         return 1
     started = time.monotonic()
-    with running_bot(settings.rasa_port, settings.action_port, log_dir=settings.var_dir / "log") as bot:
+    with running_bot(
+        settings.rasa_port,
+        settings.action_port,
+        log_dir=settings.var_dir / "log",
+        console_port=settings.console_port,
+    ) as bot:
         print(
             f"\n金融客服助手 is ready ({time.monotonic() - started:.0f}s).\n"
             f"  Rasa server (REST + socket.io): {bot.rasa_url}\n"
             f"  Action server:                  {bot.action_url}\n"
+            f"  Agents' console:                {bot.console_url}  (demo agents: make run listed them above)\n"
             f"  Logs:                           {settings.var_dir / 'log'}\n\n"
             "Talk to it over REST:\n"
             f"  curl -s {bot.rasa_url}/webhooks/rest/webhook -H 'Content-Type: application/json' "
             "-d '{\"sender\": \"demo\", \"message\": \"人工服务几点上班\"}'\n"
             "Or interactively, in another terminal:\n"
             "  make shell\n\n"
-            "Ctrl-C stops both servers.",
+            "Ctrl-C stops all servers.",
             flush=True,
         )
         try:

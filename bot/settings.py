@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     # cookies; from the environment in production. Unset, a random key is made
     # at start (sessions then end when the console restarts).
     console_secret_key: Optional[str] = None
+    # Session cookie only over HTTPS (`Secure`); unset: on unless the console
+    # listens on a loopback address (a local demo over plain HTTP).
+    console_cookie_secure: Optional[bool] = None
     # Origins allowed to open the console's websocket (besides its own).
     console_allowed_origins: List[str] = []
 

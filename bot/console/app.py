@@ -138,7 +138,7 @@ def _fernet(key: Optional[str]) -> Fernet:
 def _secure(settings: Settings, explicit: Optional[bool]) -> bool:
     if explicit is not None:
         return explicit
-    configured = getattr(settings, "console_cookie_secure", None)
+    configured = settings.console_cookie_secure
     if configured is not None:
         return bool(configured)
     return not _is_loopback(settings.console_host)
