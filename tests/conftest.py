@@ -20,6 +20,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def demo_agent_password():
+    """Seeding in tests never writes the local demo-password file under var/."""
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv("BOT_DEMO_AGENT_PASSWORD", "test-demo-agent-password")
+        yield "test-demo-agent-password"
+
+
 @pytest.fixture(scope="session")
 def settings():
     return get_settings()

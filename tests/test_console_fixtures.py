@@ -25,7 +25,7 @@ from bot.handoff import repositories as handoff_repositories
 from bot.handoff.models import HandoffReason, MessageAuthor
 from bot.handoff.passwords import hash_password
 from bot.handoff.repositories import CaseRepository
-from bot.handoff.seed import DEFAULT_DEMO_PASSWORD, seed_handoff
+from bot.handoff.seed import seed_handoff
 from bot.settings import Settings
 from db_fixtures import database_url, postgres_database_url  # noqa: F401
 
@@ -35,7 +35,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=SHANGHAI)
 NOW = T0 + timedelta(minutes=30)
 MINUTE = timedelta(minutes=1)
-PASSWORD = DEFAULT_DEMO_PASSWORD
+PASSWORD = "console-test-password"
 ALLOWED_ORIGIN = "https://kefu.example.com"
 SUMMARY = {
     "intent": "ask_card_frozen",

@@ -50,12 +50,12 @@ from bot.handoff.repositories import (
 )
 from bot.handoff.seed import (
     CANNED_REPLIES,
-    DEFAULT_DEMO_PASSWORD,
     DEMO_AGENTS,
     DEMO_WARNING,
     seed_handoff,
 )
 from bot.handoff.seed import main as seed_main
+from bot.settings import get_settings
 from bot.handoff.sla import SlaState
 from db_fixtures import (  # noqa: F401  (fixtures are found by name)
     World,
@@ -1047,10 +1047,19 @@ def test_the_demo_seed_adds_agents_and_replies_once(database_url, session, monke
     assert greeting.for_agent(agents.by_username("agent1")) == "您好，我是客服李娜，很高兴为您服务。"
 
 
-def test_the_demo_password_defaults_to_the_documented_one(session, monkeypatch):
+def test_without_the_variable_the_demo_password_is_random_and_kept_locally(session, monkeypatch, tmp_path):
     monkeypatch.delenv("BOT_DEMO_AGENT_PASSWORD", raising=False)
-    seed_handoff(session, now=T0)
-    assert AgentRepository(session).authenticate("agent2", DEFAULT_DEMO_PASSWORD, at=T0) is not None
+    monkeypatch.setenv("BOT_VAR_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        seed_handoff(session, now=T0)
+        kept = tmp_path / "demo-agent-password"
+        assert kept.stat().st_mode & 0o077 == 0  # its owner's only
+        password = kept.read_text(encoding="utf-8").strip()
+        assert len(password) >= 16
+        assert AgentRepository(session).authenticate("agent2", password, at=T0) is not None
+    finally:
+        get_settings.cache_clear()
 
 
 def test_the_application_seed_brings_the_demo_agents(session):

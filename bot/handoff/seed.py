@@ -7,15 +7,19 @@
 demo database has them. Idempotent: an agent whose username exists is left
 alone (its password too), canned replies are added only to an empty table.
 
-The demo password is ``BOT_DEMO_AGENT_PASSWORD`` when set, else
-:data:`DEFAULT_DEMO_PASSWORD`. These are accounts for a local demo: change
-them (or deactivate them) before anyone else can reach the console.
+The demo password is ``BOT_DEMO_AGENT_PASSWORD`` when set; else a random one
+made on first use and kept in ``var/demo-agent-password`` (readable by its
+owner only), so no password is ever in the repository. These are accounts
+for a local demo: change them (or deactivate them) before anyone else can
+reach the console.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import secrets
 from datetime import datetime
+from pathlib import Path
 from typing import List, Optional, Sequence
 
 from sqlalchemy import select
@@ -26,9 +30,10 @@ from bot.db.migrate import upgrade
 from bot.db.models import utcnow
 from bot.handoff.models import Agent, AgentRole, CannedReply
 from bot.handoff.repositories import AgentRepository
+from bot.settings import get_settings
 
 PASSWORD_VARIABLE = "BOT_DEMO_AGENT_PASSWORD"
-DEFAULT_DEMO_PASSWORD = "kefu-demo-2026"
+PASSWORD_FILE_NAME = "demo-agent-password"
 DEMO_WARNING = (
     "警告：以上为本地演示账号，密码为演示密码，任何他人可访问的部署必须先修改密码或停用这些账号。"
 )
@@ -52,9 +57,21 @@ CANNED_REPLIES = [
 ]
 
 
+def password_file() -> Path:
+    return get_settings().var_dir / PASSWORD_FILE_NAME
+
+
 def demo_password() -> str:
-    """The password of newly seeded demo agents (read when seeding, never at import)."""
-    return os.environ.get(PASSWORD_VARIABLE) or DEFAULT_DEMO_PASSWORD
+    """The password of newly seeded demo agents (read when seeding, never at
+    import): the environment's, else the local file's, made on first use."""
+    if os.environ.get(PASSWORD_VARIABLE):
+        return os.environ[PASSWORD_VARIABLE]
+    path = password_file()
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(12), encoding="utf-8")
+    return path.read_text(encoding="utf-8").strip()
 
 
 def seed_handoff(
@@ -97,7 +114,7 @@ def format_agents(agents: Sequence[Agent], password_source: str) -> str:
 def _password_source() -> str:
     if os.environ.get(PASSWORD_VARIABLE):
         return f"环境变量 {PASSWORD_VARIABLE} 的值"
-    return f"{DEFAULT_DEMO_PASSWORD}（演示默认值，可用环境变量 {PASSWORD_VARIABLE} 指定）"
+    return f"{demo_password()}（本机随机生成，保存在 {password_file()}；可用环境变量 {PASSWORD_VARIABLE} 指定）"
 
 
 def main(argv: Optional[List[str]] = None) -> None:
