@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 import warnings
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Iterator, List, Optional, Tuple
+from typing import Callable, Iterator, List, Optional, Tuple
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -146,3 +148,27 @@ def world(session) -> World:
     session.add_all(created.everything)
     session.commit()
     return created
+
+
+def race(racers: int, attempt: Callable[[int], str]) -> Counter:
+    """Run ``attempt`` in ``racers`` threads released at the same instant."""
+    start = threading.Barrier(racers)
+    outcomes: List[str] = []
+    lock = threading.Lock()
+
+    def run(index: int) -> None:
+        try:
+            start.wait(timeout=30)
+            outcome = attempt(index)
+        except Exception as error:  # reported in the assertion below
+            outcome = f"{type(error).__name__}: {error}"
+        with lock:
+            outcomes.append(outcome)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(racers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(outcomes) == racers, "a racer hung"
+    return Counter(outcomes)

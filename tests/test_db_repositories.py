@@ -1,7 +1,6 @@
 """Repositories: status history, verification counting, race-free booking."""
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from typing import Callable, List
@@ -33,6 +32,7 @@ from bot.db.repositories import (
     VerificationAttemptRepository,
 )
 from db_fixtures import (  # noqa: F401  (fixtures are found by name)
+    race,
     NOW,
     World,
     database_url,
@@ -457,30 +457,6 @@ def test_invalid_contact_phone_is_refused_before_taking_a_place(database_url, se
 # --- races ------------------------------------------------------------------------
 
 
-def _race(racers: int, attempt: Callable[[int], str]) -> Counter:
-    """Run ``attempt`` in ``racers`` threads released at the same instant."""
-    start = threading.Barrier(racers)
-    outcomes: List[str] = []
-    lock = threading.Lock()
-
-    def run(index: int) -> None:
-        try:
-            start.wait(timeout=30)
-            outcome = attempt(index)
-        except Exception as error:  # reported in the assertion below
-            outcome = f"{type(error).__name__}: {error}"
-        with lock:
-            outcomes.append(outcome)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(racers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert len(outcomes) == racers, "a racer hung"
-    return Counter(outcomes)
-
-
 def _racing_booker(
     database_url: str, world: World, starts_at: datetime, capacity: int
 ) -> Callable[[int], str]:
@@ -523,7 +499,7 @@ def test_racing_customers_never_overbook(database_url, session, world, capacity,
     AppointmentSlotRepository(session).get_or_create(world.branch, starts_at, capacity=capacity)
     session.commit()
 
-    outcomes = _race(racers, _racing_booker(database_url, world, starts_at, capacity))
+    outcomes = race(racers, _racing_booker(database_url, world, starts_at, capacity))
 
     assert outcomes == Counter(booked=capacity, full=racers - capacity)
     _assert_one_slot_booked_by(database_url, world, capacity)
@@ -534,7 +510,7 @@ def test_racing_customers_create_the_slot_once(database_url, world, capacity, ra
     """Racers for a time nobody has looked at yet: one slot row, no overbooking."""
     starts_at = NOW + 24 * HOUR
 
-    outcomes = _race(racers, _racing_booker(database_url, world, starts_at, capacity))
+    outcomes = race(racers, _racing_booker(database_url, world, starts_at, capacity))
 
     assert outcomes == Counter(booked=capacity, full=racers - capacity)
     _assert_one_slot_booked_by(database_url, world, capacity)
@@ -555,6 +531,6 @@ def test_racing_cancellations_free_one_place(database_url, session, world):
                 return "already cancelled"
             return "cancelled"
 
-    assert _race(6, attempt) == Counter({"cancelled": 1, "already cancelled": 5})
+    assert race(6, attempt) == Counter({"cancelled": 1, "already cancelled": 5})
     assert _booked(database_url, slot.id) == 1
     assert _appointment_count(database_url, AppointmentStatus.BOOKED) == 1

@@ -7,7 +7,7 @@ import threading
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable, List
+from typing import List
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -58,6 +58,7 @@ from bot.handoff.seed import main as seed_main
 from bot.settings import get_settings
 from bot.handoff.sla import SlaState
 from db_fixtures import (  # noqa: F401  (fixtures are found by name)
+    race,
     World,
     database_url,
     postgres_database_url,
@@ -395,30 +396,6 @@ def test_ended_or_inactive_cannot_claim(session, calendar, team):
 # --- racing claims -------------------------------------------------------------------
 
 
-def _race(racers: int, attempt: Callable[[int], str]) -> Counter:
-    """Run ``attempt`` in ``racers`` threads released at the same instant."""
-    start = threading.Barrier(racers)
-    outcomes: List[str] = []
-    lock = threading.Lock()
-
-    def run(index: int) -> None:
-        try:
-            start.wait(timeout=30)
-            outcome = attempt(index)
-        except Exception as error:  # reported in the assertion below
-            outcome = f"{type(error).__name__}: {error}"
-        with lock:
-            outcomes.append(outcome)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(racers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert len(outcomes) == racers, "a racer hung"
-    return Counter(outcomes)
-
-
 def _naive_claim(session: Session, case: Case, agent: Agent, at: datetime) -> None:
     """Read-then-write: what the conditional UPDATE exists to prevent."""
     if case.owner_id is not None:
@@ -455,7 +432,7 @@ def _claim_race(
                 return f"lost to {error.owner_id}"
             return f"won {agent.id}"
 
-    return _race(len(agent_ids), attempt)
+    return race(len(agent_ids), attempt)
 
 
 @pytest.fixture
@@ -504,7 +481,7 @@ def test_racing_requests_of_one_conversation_open_one_case(database_url, session
         with unit_of_work(database_url) as other:
             return _open(other, calendar, "alice").number
 
-    assert _race(6, attempt) == Counter({"AJ202611270001": 6})
+    assert race(6, attempt) == Counter({"AJ202611270001": 6})
     assert _count(database_url, Case) == 1
     assert _count(database_url, CaseEvent) == 1
 
@@ -514,7 +491,7 @@ def test_racing_customers_get_distinct_numbers(database_url, session, calendar):
         with unit_of_work(database_url) as other:
             return _open(other, calendar, f"customer-{index}").number
 
-    outcomes = _race(6, attempt)
+    outcomes = race(6, attempt)
 
     assert sorted(outcomes) == [f"AJ20261127{n:04d}" for n in range(1, 7)], outcomes
     assert _count(database_url, Case) == 6
