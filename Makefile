@@ -15,15 +15,19 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: run test install data validate train shell evaluate clean
+.PHONY: run test install data validate train shell evaluate clean chromium
 
 run: data validate $(MODEL)
 	$(PY) -m bot.db.seed --list
 	$(PY) -m bot.handoff.seed --list
 	$(PY) -m bot.launch
 
-test: validate $(MODEL)
+test: validate $(MODEL) chromium
 	$(PY) -m pytest -q
+
+# The browser tests drive Debian's chromium through Playwright (no download).
+chromium:
+	.ci/ensure-chromium
 
 install: $(VENV)/.installed
 

@@ -46,3 +46,32 @@ ALREADY_CANCELLED = "该预约（预约码{code}）已经取消，无需重复�
 REMINDER = "温馨提醒：您预约的{service}将于{time}在{place}办理，预约码{code}。如需变更或取消，请回复“改约”或“取消预约”。"
 FORM_STOPPED = "好的，已为您退出当前办理。还有什么可以帮您？"
 SERVICE_UNAVAILABLE = "抱歉，系统暂时繁忙，请稍后再试或转人工服务。"
+
+# Human handoff (handbook 1.3 hours, 2.2 首问负责制 and 20-minute response, 4.3 complaints)
+HANDOFF_STARTED = "已为您转接人工客服，服务单号{number}。"
+HANDOFF_URGENT = "您反映的情况涉及账户和资金安全，已为您优先转接人工客服，服务单号{number}。"
+HANDOFF_QUEUE = (
+    "您前面还有{ahead}位客户，{wait}。排队期间可以直接输入您的问题，客服接入后都能看到；"
+    "回复“取消”或“返回机器人”可回到智能客服。"
+)
+HANDOFF_WAIT_ESTIMATE = "预计等待约{minutes}分钟"
+HANDOFF_WAIT_STANDARD = "我们将在20分钟内响应您"
+HANDOFF_REJOINED = "您的服务单{number}仍在处理中，已为您接回负责的客服{agent}，请直接留言。"
+HANDOFF_OFF_HOURS = (
+    "人工在线客服的服务时间为工作日9:00-22:00，现在不在服务时间内，"
+    "最近的人工服务时间是{opens}起。您可以留言并留下回电号码，上班后客服会尽快处理；"
+    "也可以预约办理业务，或继续向我咨询。"
+)
+HANDOFF_OFF_HOURS_URGENT = "如涉及账户或资金安全，请立即拨打24小时服务热线。"
+HANDOFF_MESSAGE_LEFT = (
+    "已为您登记服务单{number}，客服将于{opens}起尽快处理。请直接输入您的问题，"
+    "并留下11位手机号码以便回电；回复“取消”可撤销本次登记。"
+)
+HANDOFF_NEXT_WORKING_DAY = "下一个工作日9:00"
+LEAVE_MESSAGE = "留言，请客服回电"
+CONTINUE_WITH_BOT = "继续咨询机器人"
+
+# Satisfaction (handbook 6.3)
+SATISFACTION_COMMENT_SAVED = "已收到您的意见，我们会认真改进。请问还有什么可以帮您？"
+SATISFACTION_NO_COMMENT = "好的，感谢您的支持。请问还有什么可以帮您？"
+SATISFACTION_NOT_FOUND = "感谢您的评价。请问还有什么可以帮您？"

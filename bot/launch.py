@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, List, Optional
 
-from bot.settings import ROOT, get_settings
+from bot.settings import ROOT, Settings, get_settings
 
 READY_TIMEOUT = 180.0
 
@@ -30,8 +31,9 @@ class Bot:
     console_url: Optional[str] = None
 
 
-def _environment() -> dict:
+def _environment(**settings: str) -> dict:
     env = dict(os.environ)
+    env.update(settings)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
     env.setdefault("PYTHONUNBUFFERED", "1")
@@ -84,7 +86,7 @@ def running_bot(
     host: str = "127.0.0.1",
     console_port: Optional[int] = None,
 ) -> Iterator[Bot]:
-    settings = get_settings()
+    settings = Settings()  # the environment as it is now: the processes inherit it
     python = sys.executable
     logs = []
 
@@ -96,11 +98,24 @@ def running_bot(
         logs.append(handle)
         return handle
 
+    # How the parts find each other: the console reaches customers through
+    # this Rasa; Rasa's handoff relay reaches this console with a shared
+    # secret (random per start unless configured). Without a console the
+    # relay is off.
+    wiring = {
+        "BOT_RASA_URL": f"http://127.0.0.1:{rasa_port}",
+        "BOT_CONSOLE_URL": f"http://127.0.0.1:{console_port}" if console_port else "",
+        "BOT_INTERNAL_TOKEN": (settings.internal_token or secrets.token_urlsafe(32))
+        if console_port else "",
+    }
+    if settings.demo_clock_start and settings.demo_clock_anchor is None:
+        wiring["BOT_DEMO_CLOCK_ANCHOR"] = str(time.time())  # one demo clock for all
+    auth = ["--auth-token", settings.rasa_token] if settings.rasa_token else []
     processes: List[subprocess.Popen] = []
     try:
         actions = subprocess.Popen(
             [python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)],
-            cwd=ROOT, env=_environment(), stdout=output("actions"), stderr=subprocess.STDOUT,
+            cwd=ROOT, env=_environment(**wiring), stdout=output("actions"), stderr=subprocess.STDOUT,
         )
         processes.append(actions)
         rasa = subprocess.Popen(
@@ -110,9 +125,9 @@ def running_bot(
                 "--endpoints", str(endpoints or ROOT / "endpoints.yml"),
                 "--credentials", str(ROOT / "credentials.yml"),
                 "--interface", host, "--port", str(rasa_port),
-                "--enable-api", "--cors", "*",
+                "--enable-api", "--cors", "*", *auth,
             ],
-            cwd=ROOT, env=_environment(), stdout=output("rasa"), stderr=subprocess.STDOUT,
+            cwd=ROOT, env=_environment(**wiring), stdout=output("rasa"), stderr=subprocess.STDOUT,
         )
         processes.append(rasa)
         action_url = f"http://127.0.0.1:{action_port}"
@@ -122,11 +137,13 @@ def running_bot(
         if console_port is not None:
             processes.append(subprocess.Popen(
                 [python, "-m", "bot.console", "--host", host, "--port", str(console_port)],
-                cwd=ROOT, env=_environment(), stdout=output("console"), stderr=subprocess.STDOUT,
+                cwd=ROOT, env=_environment(**wiring), stdout=output("console"),
+                stderr=subprocess.STDOUT,
             ))
             console_url = f"http://127.0.0.1:{console_port}"
             _wait_until_ready(f"{console_url}/login", processes, READY_TIMEOUT)
-        _wait_until_ready(f"{rasa_url}/status", processes, READY_TIMEOUT)
+        token = f"?token={settings.rasa_token}" if settings.rasa_token else ""
+        _wait_until_ready(f"{rasa_url}/status{token}", processes, READY_TIMEOUT)
         yield Bot(rasa_url=rasa_url, action_url=action_url, processes=processes, console_url=console_url)
     finally:
         _stop(processes)

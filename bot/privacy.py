@@ -63,6 +63,14 @@ def mask_card_number(card_number: str) -> str:
     return _keep_ends(_digits(card_number), 0, 4)
 
 
+def mask_identifier(identifier: str) -> str:
+    """A conversation id for logs (a WeChat OpenID is personal data): the
+    first and last 3 characters, the length hidden: "oAbxxxxxxxyz9" → "oAb***yz9"."""
+    if len(identifier) <= 8:
+        return MASK * 3
+    return f"{identifier[:3]}{MASK * 3}{identifier[-3:]}"
+
+
 def mask_name(name: str) -> str:
     """Keep the first character (the surname, mostly): "张三" → "张*"."""
     name = name.strip()

@@ -8,6 +8,7 @@ Converters are built on first use, never at import time.
 from __future__ import annotations
 
 import enum
+import re
 from functools import lru_cache
 from typing import Iterable, Optional
 
@@ -26,6 +27,15 @@ def _converter(config: str):
 
 def to_simplified(text: str) -> str:
     return _converter("t2s").convert(text) if text else text
+
+
+_NOT_WORDS = re.compile(r"[\W_]+")
+
+
+def bare_words(text: str) -> str:
+    """Simplified, without spaces or punctuation: for matching short replies
+    such as "返回機器人！" against a list of words."""
+    return _NOT_WORDS.sub("", to_simplified(text or ""))
 
 
 def to_traditional(text: str) -> str:

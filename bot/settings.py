@@ -5,6 +5,7 @@ for anything secret. Paths default to this checkout's layout.
 """
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import List, Optional
@@ -40,6 +41,14 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     # Holidays for years chinese-calendar does not know yet (operator-edited).
     holiday_file: Path = ROOT / "config" / "holidays.yml"
+    # Demos and end-to-end tests only: the bot's clock starts at this local
+    # time (e.g. "2026-11-27T10:00") when a process starts and runs on in real
+    # time, so the service hours can be shown at any hour. Unset in production.
+    demo_clock_start: Optional[datetime] = None
+    # The real moment (Unix seconds) the demo clock stands at its start; the
+    # launcher sets one for all its processes so their clocks agree. Unset:
+    # the moment the process first asks.
+    demo_clock_anchor: Optional[float] = None
     # How long before an appointment the customer is reminded (预约提醒).
     reminder_lead_minutes: int = 60
 
@@ -56,12 +65,33 @@ class Settings(BaseSettings):
     # Origins allowed to open the console's websocket (besides its own).
     console_allowed_origins: List[str] = []
 
+    # How the parts reach each other. The console speaks to customers through
+    # Rasa's HTTP API (BOT_RASA_URL; behind a load balancer in scale-out). Rasa
+    # runs with --auth-token BOT_RASA_TOKEN when it is set (production: always).
+    rasa_url: Optional[str] = None
+    rasa_token: Optional[str] = None
+    # Rasa's handoff relay tells the console about customers' messages
+    # (BOT_CONSOLE_URL), signed with a shared secret (BOT_INTERNAL_TOKEN;
+    # `make run` makes a random one per start when it is unset).
+    console_url: Optional[str] = None
+    internal_token: Optional[str] = None
+    # How often the console checks first-response deadlines (seconds; 0: never).
+    sla_check_seconds: float = 30.0
+
     class Config:
         env_prefix = "BOT_"
 
     @property
     def model_path(self) -> Path:
         return self.models_dir / f"{self.model_name}.tar.gz"
+
+    @property
+    def rasa_base_url(self) -> str:
+        return (self.rasa_url or f"http://{self.rasa_host}:{self.rasa_port}").rstrip("/")
+
+    @property
+    def console_base_url(self) -> str:
+        return (self.console_url or f"http://{self.console_host}:{self.console_port}").rstrip("/")
 
 
 @lru_cache(maxsize=None)

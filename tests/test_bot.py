@@ -113,14 +113,7 @@ def test_two_fallbacks_in_a_row_offer_a_human(bot, sender):
     offer = send(bot.rasa_url, sender, second)
     assert texts(offer) == ["抱歉，我暂时没能理解您的问题。需要为您转接人工服务吗？"]
     assert buttons(offer) == [("转人工", "/request_human"), ("不用了", "/deny")]
-    contacts = send(bot.rasa_url, sender, "好的")
-    assert "24小时" in contacts[0]["text"] and "9:00-22:00" in contacts[0]["text"]
-
-
-def test_asking_for_a_person_gives_the_ways_to_reach_one(bot, sender):
-    [message] = send(bot.rasa_url, sender, "转人工")
-    for fact in ("服务热线", "24小时", "30分钟", "专属客服", "20分钟", "首问负责制", "9:00-22:00"):
-        assert fact in message["text"]
+    # Taking the offer hands over: test_handoff_e2e (its clock is in service hours).
 
 
 @pytest.mark.parametrize("line", ["今天北京天气怎么样", "推荐一只明天会涨的股票", "给我讲个笑话吧"])

@@ -20,6 +20,7 @@ from cryptography.fernet import Fernet
 
 from bot.booking.calendar import ServiceCalendar
 from bot.console.app import create_app
+from bot.console.delivery import CustomerLine
 from bot.db.engine import unit_of_work
 from bot.handoff import repositories as handoff_repositories
 from bot.handoff.models import HandoffReason, MessageAuthor
@@ -37,6 +38,7 @@ NOW = T0 + timedelta(minutes=30)
 MINUTE = timedelta(minutes=1)
 PASSWORD = "console-test-password"
 ALLOWED_ORIGIN = "https://kefu.example.com"
+INTERNAL_TOKEN = "relay-test-token"
 SUMMARY = {
     "intent": "ask_card_frozen",
     "question": "我的信用卡被冻结了，怎么办？",
@@ -71,13 +73,39 @@ def db(database_url) -> str:  # noqa: F811
     return database_url
 
 
+class RecordingLine(CustomerLine):
+    """The console's line to customers, recording instead of calling Rasa
+    (the end-to-end tests in test_handoff_e2e use the real Rasa server)."""
+
+    def __init__(self, accepts: bool = True) -> None:
+        super().__init__("http://rasa.invalid")
+        self.accepts = accepts
+        self.sent: list = []  # (conversation_id, events)
+
+    async def _append(self, conversation_id: str, events: list) -> bool:
+        self.sent.append((conversation_id, events))
+        return self.accepts
+
+    def texts(self, conversation_id: str) -> list:
+        return [
+            event["text"]
+            for conversation, events in self.sent
+            if conversation == conversation_id
+            for event in events
+            if event["event"] == "bot"
+        ]
+
+
 def make_app(db: str, calendar: ServiceCalendar, **options: Any) -> web.Application:
     settings = Settings(
         console_secret_key=Fernet.generate_key().decode(),
         console_allowed_origins=[ALLOWED_ORIGIN],
+        internal_token=INTERNAL_TOKEN,
     )
     options.setdefault("cookie_secure", False)
     options.setdefault("clock", lambda: NOW)
+    options.setdefault("customer_line", RecordingLine())
+    options.setdefault("sla_check_seconds", 0)  # tests call watcher.tick themselves
     return create_app(settings, database_url=db, calendar=calendar, **options)
 
 
@@ -89,6 +117,12 @@ class Console:
     server: Any
     new_client: Callable[[], Awaitable[TestClient]]
     db: str
+
+    @property
+    def line(self) -> RecordingLine:
+        from bot.console.context import CUSTOMER_LINE
+
+        return self.app[CUSTOMER_LINE]
 
     @property
     def origin(self) -> str:

@@ -255,8 +255,14 @@ def test_a_known_customer_comes_back_to_their_case_from_another_conversation(
     someone_else = _open(session, calendar, "app-session-10", customer=world.other_customer)
     assert on_the_app is on_wechat
     assert someone_else is not on_wechat
-    assert CaseRepository(session).active_for_conversation("wx-openid-1") is on_wechat
-    assert CaseRepository(session).active_for_conversation("app-session-9") is None
+    # The case follows the customer to where they are now: the owner's
+    # messages reach them there.
+    assert CaseRepository(session).active_for_conversation("app-session-9") is on_wechat
+    assert CaseRepository(session).active_for_conversation("wx-openid-1") is None
+    assert (on_wechat.conversation_id, on_wechat.channel) == ("app-session-9", "rest")
+    assert [event.kind for event in CaseRepository(session).events(on_wechat)][-1] is (
+        CaseEventKind.CUSTOMER_RETURNED
+    )
 
 
 def test_after_the_case_ends_a_new_request_opens_a_new_case(database_url, session, calendar, team):
@@ -1054,3 +1060,60 @@ def test_the_list_command_warns_that_demo_accounts_must_change(database_url, cap
     assert "agent1\t李娜\t客服" in output and "supervisor\t陈主管\t主管" in output
     assert DEMO_WARNING in output and "必须先修改密码" in DEMO_WARNING
     assert "secret-from-env" not in output  # a password from the environment is not printed
+
+
+# --- what the bot tells a waiting customer, and what they leave ---------------------------
+
+
+def test_queue_position_puts_high_risk_first_then_the_longest_waiting(session, calendar):
+    first = _open(session, calendar, "a", at=T0)
+    second = _open(session, calendar, "b", at=T0 + MINUTE)
+    urgent = _open(session, calendar, "c", at=T0 + 2 * MINUTE, reason=HandoffReason.HIGH_RISK)
+    later_urgent = _open(session, calendar, "d", at=T0 + 3 * MINUTE, reason=HandoffReason.HIGH_RISK)
+    repo = CaseRepository(session)
+    positions = [repo.queue_position(case) for case in (first, second, urgent, later_urgent)]
+    assert positions == [3, 4, 1, 2]
+    assert [tracked.case for tracked in repo.queue(T0, calendar)] == [urgent, later_urgent, first, second]
+
+
+def test_a_claimed_case_has_no_queue_position(session, calendar, team):
+    assert CaseRepository(session).queue_position(_claimed(session, calendar, team.li)) == 0
+
+
+def test_typical_wait_is_the_mean_of_recent_claims(session, calendar, team):
+    repo = CaseRepository(session)
+    assert repo.typical_wait(T0 + 60 * MINUTE) is None  # nothing claimed: no promise
+    for conversation, waited in (("a", 2), ("b", 6)):
+        case = _open(session, calendar, conversation, at=T0)
+        repo.claim(case, team.li, T0 + waited * MINUTE)
+        repo.close(case, team.li, "已处理", T0 + 30 * MINUTE)
+    assert repo.typical_wait(T0 + 60 * MINUTE) == 4 * MINUTE
+    assert repo.typical_wait(T0 + 60 * MINUTE + timedelta(days=2)) is None  # too old
+
+
+def test_a_waiting_customer_leaves_one_callback_number(database_url, session, calendar, team):
+    case = _open(session, calendar)
+    repo = CaseRepository(session)
+    assert repo.leave_callback_number(case, "13812345678", T0 + MINUTE) is True
+    assert repo.leave_callback_number(case, "13900000000", T0 + 2 * MINUTE) is False
+    with pytest.raises(ValueError):
+        repo.leave_callback_number(case, "12345", T0)
+    session.commit()
+    assert _stored(database_url, case.number).callback_phone == "13812345678"
+    assert _kinds(database_url, case.number) == [E.CREATED, E.CALLBACK_REQUESTED]
+    claimed = _claimed(session, calendar, team.li, "bob")
+    assert repo.leave_callback_number(claimed, "13812345678", T0 + 2 * MINUTE) is False
+
+
+def test_satisfaction_goes_to_the_latest_closed_case_and_the_comment_once(session, calendar, team):
+    repo = CaseRepository(session)
+    case = _claimed(session, calendar, team.li)
+    assert repo.awaiting_satisfaction("alice") is None  # still open
+    repo.close(case, team.li, "已处理", T0 + 10 * MINUTE)
+    assert repo.awaiting_satisfaction("alice") is case
+    assert repo.add_satisfaction_comment(case, "很好", T0 + 11 * MINUTE) is False  # no score yet
+    repo.record_satisfaction(case, 5, None, T0 + 11 * MINUTE)
+    assert repo.awaiting_satisfaction("alice") is None
+    assert repo.add_satisfaction_comment(case, " 很及时 ", T0 + 12 * MINUTE) is True
+    assert repo.add_satisfaction_comment(case, "再说一句", T0 + 13 * MINUTE) is False
+    assert case.satisfaction_comment == "很及时"

@@ -17,8 +17,10 @@ One job per module:
 - ``api``: the JSON API; ``views``: what a case looks like to an agent
   (personal numbers masked);
 - ``hub``: the websocket and the hub that tells agents what changed;
-- ``delivery``: ``deliver_to_customer``, the one hook through which an
-  agent's message will reach the customer (wired by the Rasa side).
+- ``delivery``: ``CustomerLine``, the way to customers: events appended to
+  their Rasa conversation and sent on their own channel;
+- ``inbound``: customers' messages relayed by Rasa (``bot.handoff.relay``)
+  into the case of their conversation;
 
 Nothing here touches the database, the network or the environment at import time.
 """

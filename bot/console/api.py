@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 
 from bot.console import views
 from bot.console.auth import identity_of
-from bot.console.context import HUB, ConsoleConfig, config, run_as_agent
-from bot.console.delivery import OutgoingMessage, deliver_to_customer
+from bot.console.context import CUSTOMER_LINE, HUB, ConsoleConfig, config, run_as_agent
 from bot.console.errors import ApiError, CaseNotFound, json_response
 from bot.console.hub import CASE_CHANGED, QUEUE_CHANGED
+from bot.handoff import customer_texts
 from bot.handoff.models import Agent, Case, CaseStage, CaseStatus, MessageAuthor
 from bot.handoff.repositories import (
     AgentRepository,
@@ -149,6 +149,22 @@ async def all_cases(request: web.Request) -> web.Response:
     return json_response({"cases": await run_as_agent(request, work)})
 
 
+async def sla_breaches(request: web.Request) -> web.Response:
+    """Supervisors: cases still unanswered after their first-response deadline."""
+    cfg = config(request)
+
+    def work(session: Session, agent: Agent):
+        if not (agent.active and agent.is_supervisor):
+            raise NotAllowed(agent, "see SLA breaches")
+        agents = _agents(session)
+        return [
+            views.case_brief(case, agents, cfg.timezone)
+            for case in CaseRepository(session).breaches(cfg.now())
+        ]
+
+    return json_response({"cases": await run_as_agent(request, work)})
+
+
 async def case_detail(request: web.Request) -> web.Response:
     """The case, its transcript (notes included) and history; the look is audited."""
     cfg = config(request)
@@ -204,28 +220,48 @@ async def _act(
         return _detail(session, case, agent, cfg), result
 
     detail, result = await run_as_agent(request, work)
-    hub = request.app[HUB]
-    if queue_changed:
-        await hub.publish(QUEUE_CHANGED)
-    await hub.publish(CASE_CHANGED, number=detail["number"])
+    await _publish(request, detail["number"], queue_changed)
     return detail, result
 
 
+async def _publish(request: web.Request, number: str, queue_changed: bool = False) -> None:
+    hub = request.app[HUB]
+    if queue_changed:
+        await hub.publish(QUEUE_CHANGED)
+    await hub.publish(CASE_CHANGED, number=number)
+
+
+async def _tell_customer(request: web.Request, conversation_id: str, text: str) -> bool:
+    return await request.app[CUSTOMER_LINE].say(conversation_id, text)
+
+
+def _conversation(session, repo, case, agent) -> Tuple[str, str]:
+    """What a change needs to reach the customer afterwards: conversation and agent name."""
+    return case.conversation_id, agent.display_name
+
+
 async def claim(request: web.Request) -> web.Response:
-    """Take a waiting case: 200 and the case, or 409 naming who was first."""
+    """Take a waiting case: 200 and the case, or 409 naming who was first.
+    The customer is told who now owns their case."""
     await read_json(request)
     at = config(request).now()
-    detail, _ = await _act(
-        request, lambda session, repo, case, agent: repo.claim(case, agent, at), queue_changed=True
+
+    def change(session, repo, case, agent):
+        repo.claim(case, agent, at)
+        return _conversation(session, repo, case, agent)
+
+    detail, (conversation_id, name) = await _act(request, change, queue_changed=True)
+    told = await _tell_customer(
+        request, conversation_id, customer_texts.agent_joined(name, detail["number"])
     )
-    return json_response({"case": detail})
+    return json_response({"case": detail, "delivered": told})
 
 
 async def post_message(request: web.Request) -> web.Response:
     """A message to the customer, or a private note (``private: true``) for colleagues.
 
-    Stored here; a message to the customer then goes through
-    ``deliver_to_customer`` (not wired yet: ``delivered`` is false)."""
+    Stored first; a message to the customer then goes out through Rasa on the
+    customer's channel (``delivered`` says whether Rasa accepted it)."""
     body = await read_json(request)
     text = text_field(body, "text", "消息内容", required=True, max_length=MESSAGE_MAX_LENGTH)
     private = bool_field(body, "private")
@@ -233,13 +269,15 @@ async def post_message(request: web.Request) -> web.Response:
 
     def change(session, repo, case, agent):
         message = repo.add_message(case, MessageAuthor.AGENT, text, agent, private, at=at)
-        outgoing = OutgoingMessage(case.number, case.conversation_id, case.channel, message.id, text)
-        return views.message_view(message, _agents(session), config(request).timezone), outgoing
+        view = views.message_view(message, _agents(session), config(request).timezone)
+        return view, _conversation(session, repo, case, agent)
 
-    detail, (message, outgoing) = await _act(request, change)
+    detail, (message, (conversation_id, name)) = await _act(request, change)
     delivered = False
     if not private:
-        delivered = await deliver_to_customer(request.app, outgoing)
+        delivered = await _tell_customer(
+            request, conversation_id, customer_texts.agent_says(name, text)
+        )
     return json_response({"case": detail, "message": message, "delivered": delivered})
 
 
@@ -288,10 +326,17 @@ async def close(request: web.Request) -> web.Response:
         body, "resolution_note", "办结说明", required=True, max_length=NOTE_MAX_LENGTH
     )
     at = config(request).now()
-    detail, _ = await _act(
-        request, lambda session, repo, case, agent: repo.close(case, agent, note, at)
+
+    def change(session, repo, case, agent):
+        repo.close(case, agent, note, at)
+        return case.conversation_id
+
+    detail, conversation_id = await _act(request, change)
+    # The bot has the conversation again and asks how satisfied the customer was.
+    told = await request.app[CUSTOMER_LINE].hand_back(
+        conversation_id, customer_texts.CLOSED, customer_texts.satisfaction_buttons()
     )
-    return json_response({"case": detail})
+    return json_response({"case": detail, "delivered": told})
 
 
 async def reassign(request: web.Request) -> web.Response:
@@ -318,12 +363,14 @@ async def return_to_bot(request: web.Request) -> web.Response:
     note = text_field(body, "note", "说明", required=False, max_length=NOTE_MAX_LENGTH)
     at = config(request).now()
 
-    detail, _ = await _act(
-        request,
-        lambda session, repo, case, agent: repo.return_to_bot(case, agent, at, note.strip()),
-        queue_changed=True,  # a waiting case leaves the queue
-    )
-    return json_response({"case": detail})
+    def change(session, repo, case, agent):
+        repo.return_to_bot(case, agent, at, note.strip())
+        return case.conversation_id
+
+    # queue_changed: a waiting case (a supervisor's decision) leaves the queue.
+    detail, conversation_id = await _act(request, change, queue_changed=True)
+    told = await request.app[CUSTOMER_LINE].hand_back(conversation_id, customer_texts.HANDED_BACK)
+    return json_response({"case": detail, "delivered": told})
 
 
 def add_routes(app: web.Application) -> None:
@@ -332,6 +379,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/queue", queue)
     app.router.add_get("/api/cases/mine", my_cases)
     app.router.add_get("/api/cases", all_cases)
+    app.router.add_get("/api/cases/breaches", sla_breaches)
     app.router.add_get(case, case_detail)
     app.router.add_post(f"{case}/claim", claim)
     app.router.add_post(f"{case}/messages", post_message)

@@ -25,18 +25,21 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from cryptography.fernet import Fernet
 
 from bot.booking.calendar import ServiceCalendar, get_calendar
-from bot.console import api, auth
+from bot import clock as bot_clock
+from bot.console import api, auth, inbound
 from bot.console.context import (
     CONFIG,
+    CUSTOMER_LINE,
     HUB,
     LOGIN_LIMITER,
     REVOKED_SESSIONS,
     ConsoleConfig,
 )
+from bot.console.delivery import CustomerLine
 from bot.console.errors import error_middleware
 from bot.console.hub import Hub, websocket
+from bot.console.watcher import sla_watcher
 from bot.console.security import LoginRateLimiter, RevokedSessions, add_security_headers
-from bot.db.models import utcnow
 from bot.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -55,9 +58,11 @@ def create_app(
     database_url: Optional[str] = None,
     calendar: Optional[ServiceCalendar] = None,
     cookie_secure: Optional[bool] = None,
-    clock: Callable = utcnow,
+    clock: Callable = bot_clock.now,
     login_limiter: Optional[LoginRateLimiter] = None,
     session_max_age: int = SESSION_MAX_AGE,
+    customer_line: Optional[CustomerLine] = None,
+    sla_check_seconds: Optional[float] = None,
 ) -> web.Application:
     """The console as an aiohttp application.
 
@@ -65,7 +70,10 @@ def create_app(
     it over https only). By default it is on, except when the console listens
     on a loopback address, where plain http is the norm; set
     ``console_cookie_secure`` in the settings or pass it to decide.
-    ``clock`` returns the aware current time (tests fix it)."""
+    ``clock`` returns the aware current time (tests fix it).
+    ``customer_line`` reaches customers through Rasa (default: the Rasa
+    server of the settings). ``sla_check_seconds``: how often the SLA watcher
+    runs (default from the settings; 0 turns it off, as unit tests do)."""
     settings = settings or get_settings()
     app = web.Application(
         middlewares=[
@@ -92,8 +100,10 @@ def create_app(
         clock=clock,
         allowed_origins=frozenset(settings.console_allowed_origins),
         session_max_age=session_max_age,
+        internal_token=settings.internal_token,
     )
     app[HUB] = Hub()
+    app[CUSTOMER_LINE] = customer_line or CustomerLine(settings.rasa_base_url, settings.rasa_token)
     app[LOGIN_LIMITER] = login_limiter or LoginRateLimiter()
     app[REVOKED_SESSIONS] = RevokedSessions()
 
@@ -103,10 +113,15 @@ def create_app(
     app.router.add_post("/logout", auth.logout)
     app.router.add_get("/ws", websocket)
     api.add_routes(app)
+    inbound.add_routes(app)
     app.router.add_static("/static/", STATIC_DIR, show_index=False, follow_symlinks=False)
 
     app.on_response_prepare.append(add_security_headers)
     app.on_shutdown.append(_close_websockets)
+    app.on_cleanup.append(_close_customer_line)
+    interval = settings.sla_check_seconds if sla_check_seconds is None else sla_check_seconds
+    if interval > 0:
+        app.cleanup_ctx.append(sla_watcher(interval))
     return app
 
 
@@ -116,6 +131,10 @@ async def index(request: web.Request) -> web.FileResponse:
 
 async def _close_websockets(app: web.Application) -> None:
     await app[HUB].close_all()
+
+
+async def _close_customer_line(app: web.Application) -> None:
+    await app[CUSTOMER_LINE].close()
 
 
 def _fernet(key: Optional[str]) -> Fernet:

@@ -20,6 +20,7 @@ from bot.db.engine import unit_of_work
 from bot.handoff.models import Agent
 
 if TYPE_CHECKING:  # pragma: no cover  (bot.console.hub imports this module)
+    from bot.console.delivery import CustomerLine
     from bot.console.hub import Hub
 
 T = TypeVar("T")
@@ -34,6 +35,8 @@ class ConsoleConfig:
     # Origins (scheme://host[:port]) allowed to open the websocket besides the console's own.
     allowed_origins: FrozenSet[str] = field(default_factory=frozenset)
     session_max_age: int = 8 * 60 * 60
+    # The shared secret of Rasa's handoff relay (bot.console.inbound); None: refused.
+    internal_token: Optional[str] = None
 
     def now(self) -> datetime:
         moment = self.clock()
@@ -44,6 +47,7 @@ class ConsoleConfig:
 
 CONFIG = web.AppKey("console_config", ConsoleConfig)
 HUB: "web.AppKey[Hub]" = web.AppKey("console_hub")
+CUSTOMER_LINE: "web.AppKey[CustomerLine]" = web.AppKey("console_customer_line")
 LOGIN_LIMITER = web.AppKey("console_login_limiter", LoginRateLimiter)
 REVOKED_SESSIONS = web.AppKey("console_revoked_sessions", RevokedSessions)
 

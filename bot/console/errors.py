@@ -51,6 +51,7 @@ _NOT_ALLOWED = [
     ("return an unclaimed case", "排队中的工单请先接入，或由主管转回机器人"),
     ("return to the bot", "只有首问责任人可以将工单转回机器人"),
     ("list all cases", "只有主管可以查看全部工单"),
+    ("see SLA breaches", "只有主管可以查看超时工单"),
 ]
 
 

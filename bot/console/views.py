@@ -114,6 +114,9 @@ def case_brief(case: Case, agents: Mapping[int, Agent], timezone: tzinfo) -> Dic
         "handler": agent_brief(agents.get(case.handler_id)),
         "created_at": iso(case.created_at, timezone),
         "closed_at": iso(case.closed_at, timezone),
+        "due": iso(case.first_response_due, timezone),
+        "first_responded_at": iso(case.first_responded_at, timezone),
+        "escalated_at": iso(case.escalated_at, timezone),
     }
 
 

@@ -126,6 +126,7 @@ class CaseEventKind(LabelledEnum):
     RETURNED_TO_BOT = ("returned_to_bot", "转回机器人")
     SATISFACTION = ("satisfaction", "满意度评价")
     TIMED_OUT = ("timed_out", "超时未接入")
+    CALLBACK_REQUESTED = ("callback_requested", "客户留下回电号码")
 
 
 class AuditAction(LabelledEnum):

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
 
 from sqlalchemy import and_, func, or_, select
@@ -236,6 +236,26 @@ class CaseRepository(_Repository):
         """The waiting or open case of this conversation, if any."""
         return self._active_case(conversation_id, None)
 
+    def awaiting_satisfaction(self, conversation_id: str) -> Optional[Case]:
+        """The conversation's most recently closed case not yet rated."""
+        return self.session.execute(
+            select(Case)
+            .where(
+                Case.conversation_id == conversation_id,
+                Case.status == CaseStatus.CLOSED,
+                Case.satisfaction_score.is_(None),
+            )
+            .order_by(Case.closed_at.desc(), Case.id.desc())
+        ).scalars().first()
+
+    def rated_case(self, conversation_id: str) -> Optional[Case]:
+        """The conversation's most recently rated case (to add the comment to)."""
+        return self.session.execute(
+            select(Case)
+            .where(Case.conversation_id == conversation_id, Case.satisfaction_at.is_not(None))
+            .order_by(Case.satisfaction_at.desc(), Case.id.desc())
+        ).scalars().first()
+
     def can_view(self, agent: Agent, case: Case) -> bool:
         """Supervisors see every case. Agents see the shared queue (waiting,
         unclaimed cases: they must be able to pick one), the cases they own or
@@ -278,6 +298,36 @@ class CaseRepository(_Repository):
             .order_by(urgency, Case.created_at, Case.id)
         ).scalars()
         return [self._tracked(case, now, calendar) for case in cases]
+
+    def queue_position(self, case: Case) -> int:
+        """1 for the next case an agent will take; 0 when the case is not waiting."""
+        if case.status is not CaseStatus.WAITING:
+            return 0
+        urgent = case.priority is CasePriority.HIGH
+        ahead = [Case.priority == CasePriority.HIGH] if urgent else []
+        earlier = and_(*ahead, or_(Case.created_at < case.created_at,
+                                   and_(Case.created_at == case.created_at, Case.id < case.id)))
+        if not urgent:
+            earlier = or_(Case.priority == CasePriority.HIGH, earlier)
+        count = self.session.execute(
+            select(func.count(Case.id)).where(Case.status == CaseStatus.WAITING, earlier)
+        ).scalar_one()
+        return count + 1
+
+    def typical_wait(self, now: datetime, window: timedelta = timedelta(hours=24),
+                     sample: int = 20) -> Optional[timedelta]:
+        """The mean time to claim of the latest cases claimed within ``window``
+        (None without any: then nothing is promised beyond the service standard)."""
+        _require_aware(now)
+        rows = self.session.execute(
+            select(Case.created_at, Case.claimed_at)
+            .where(Case.claimed_at.is_not(None), Case.claimed_at >= now - window)
+            .order_by(Case.claimed_at.desc())
+            .limit(sample)
+        ).all()
+        if not rows:
+            return None
+        return sum((claimed - created for created, claimed in rows), timedelta()) / len(rows)
 
     def open_cases_of(
         self, agent: Agent, now: datetime, calendar: ServiceCalendar
@@ -394,7 +444,7 @@ class CaseRepository(_Repository):
         customer_id = customer.id if customer is not None else None
         existing = self._active_case(conversation_id, customer_id)
         if existing is not None:
-            return self._welcome_back(existing, reason, at)
+            return self._welcome_back(existing, conversation_id, channel, reason, at)
         day = calendar.localize(at).date()
         for _ in range(_NUMBER_ATTEMPTS):
             number = self._next_number(day)
@@ -421,8 +471,38 @@ class CaseRepository(_Repository):
             # or another customer's case took the number: look again.
             existing = self._active_case(conversation_id, customer_id)
             if existing is not None:
-                return self._welcome_back(existing, reason, at)
+                return self._welcome_back(existing, conversation_id, channel, reason, at)
         raise RuntimeError(f"no free case number for {day} after {_NUMBER_ATTEMPTS} attempts")
+
+    def leave_callback_number(self, case: Case, phone: str, at: datetime) -> bool:
+        """The waiting customer's number for a call back (once; False when the
+        case already has one or is no longer waiting)."""
+        _require_aware(at)
+        if not MAINLAND_MOBILE.fullmatch(phone):
+            raise ValueError("not an 11-digit mainland mobile number")
+        if not self._change(
+            case,
+            [Case.status == CaseStatus.WAITING, Case.callback_phone.is_(None)],
+            callback_phone=phone,
+        ):
+            self.session.refresh(case)
+            return False
+        self._event(case, CaseEventKind.CALLBACK_REQUESTED, at)
+        self.session.flush()
+        return True
+
+    def add_satisfaction_comment(self, case: Case, comment: str, at: datetime) -> bool:
+        """The customer's optional words after rating (once)."""
+        _require_aware(at)
+        comment = _required_text(comment, "a comment").strip()
+        changed = self._change(
+            case,
+            [Case.satisfaction_score.is_not(None), Case.satisfaction_comment.is_(None)],
+            satisfaction_comment=comment,
+        )
+        if not changed:
+            self.session.refresh(case)
+        return changed
 
     def add_message(
         self,
@@ -772,9 +852,24 @@ class CaseRepository(_Repository):
                 self.session.expire(case, stale)
         return changed
 
-    def _welcome_back(self, case: Case, reason: HandoffReason, at: datetime) -> Case:
-        if case.status is CaseStatus.OPEN:
-            self._event(case, CaseEventKind.CUSTOMER_RETURNED, at, note=reason.label)
+    def _welcome_back(
+        self, case: Case, conversation_id: str, channel: str, reason: HandoffReason, at: datetime
+    ) -> Case:
+        """The customer's active case again. Coming back on another
+        conversation (another channel, recognised as the same customer), the
+        case follows them there: the owner's messages now reach them where
+        they are."""
+        note = reason.label
+        if case.conversation_id != conversation_id:
+            note = f"{reason.label}（经{channel}渠道再次接入）"
+            self._change(
+                case,
+                [Case.conversation_id == case.conversation_id],
+                conversation_id=conversation_id,
+                channel=channel,
+            )
+        if case.status is CaseStatus.OPEN or note != reason.label:
+            self._event(case, CaseEventKind.CUSTOMER_RETURNED, at, note=note)
             self.session.flush()
         return case
 

@@ -14,7 +14,8 @@
 
   var state = {
     me: null, csrf: null, current: null, ws: null, wsDelay: 1000,
-    wsTimer: null, pollTimer: null, canned: [], agents: []
+    wsTimer: null, pollTimer: null, canned: [], agents: [], caseRead: 0,
+    caseOwner: null, breachRead: 0
   };
 
   function $(id) { return document.getElementById(id); }
@@ -32,6 +33,9 @@
 
   // "2026-11-27T10:05:00+08:00" -> "11-27 10:05" (already in the bank's timezone).
   function when(iso) { return iso ? iso.slice(5, 10) + ' ' + iso.slice(11, 16) : '—'; }
+
+  // "2026-11-27T10:20:00+08:00" -> "10:20" (the bank's local time).
+  function hhmm(iso) { return iso ? iso.slice(11, 16) : '—'; }
 
   function tag(text, extra) { return el('span', text, 'tag' + (extra ? ' ' + extra : '')); }
 
@@ -79,10 +83,17 @@
   function showLogin() {
     state.me = null;
     state.csrf = null;
-    state.current = null;
     stopLive();
-    show($('case'), false);
-    show($('case-empty'), true);
+    closeCase();
+    state.breachRead++;  // a breach list still on its way is not shown
+    ['queue', 'mine', 'all-cases', 'breaches'].forEach(function (id) { clear($(id)); });
+    $('queue-count').textContent = '';
+    $('all-count').textContent = '';
+    $('breach-count').textContent = '';
+    $('agent-name').textContent = '';
+    $('agent-role').textContent = '';
+    show($('all-card'), false);
+    show($('breach-card'), false);
     show($('whoami'), false);
     show($('desk-view'), false);
     show($('login-view'), true);
@@ -123,6 +134,8 @@
       state.csrf = me.csrf_token;
       $('agent-name').textContent = me.display_name + '（' + me.username + '）';
       $('agent-role').textContent = me.role.label;
+      show($('all-card'), !!me.is_supervisor);
+      show($('breach-card'), !!me.is_supervisor);
       show($('login-view'), false);
       show($('whoami'), true);
       show($('desk-view'), true);
@@ -167,10 +180,23 @@
     ws.onmessage = function (event) {
       var data;
       try { data = JSON.parse(event.data); } catch (e) { return; }
-      if (data.type === 'queue_changed') loadQueue();
+      if (data.type === 'queue_changed') {
+        loadQueue();
+        loadAll();
+        loadBreaches();
+      }
       if (data.type === 'case_changed') {
         loadMine();
-        if (data.number === state.current) openCase(data.number);
+        loadAll();
+        loadBreaches();
+        if (data.number === state.current) reloadCase(data.number);
+      }
+      if (data.type === 'sla_warning') {
+        notify('工单 ' + data.number + ' 即将超过首次响应时限，请尽快回复客户', true);
+      }
+      if (data.type === 'sla_breach' && state.me && state.me.is_supervisor) {
+        notify('工单 ' + data.number + ' 已超过首次响应时限，请督办', true);
+        loadBreaches();
       }
     };
     ws.onclose = function () {
@@ -188,6 +214,8 @@
   function refresh() {
     loadQueue();
     loadMine();
+    loadAll();
+    loadBreaches();
   }
 
   // --- lists ------------------------------------------------------------------
@@ -198,6 +226,7 @@
       clear(list);
       data.cases.forEach(function (item) {
         var li = el('li');
+        li.dataset.number = item.number;
         var line = el('div', null, 'line');
         line.appendChild(el('strong', item.number));
         line.appendChild(tag(item.priority.label, item.priority.value === 'high' ? 'high' : ''));
@@ -228,6 +257,7 @@
       clear(list);
       data.cases.forEach(function (item) {
         var li = el('li');
+        li.dataset.number = item.number;
         if (item.number === state.current) li.className = 'selected';
         var line = el('div', null, 'line');
         line.appendChild(el('strong', item.number));
@@ -241,6 +271,61 @@
         list.appendChild(li);
       });
       show($('mine-empty'), data.cases.length === 0);
+    }, failed);
+  }
+
+  // Supervisors only: the newest cases of every status and every agent.
+  function loadAll() {
+    if (!state.me || !state.me.is_supervisor) return;
+    api('GET', '/api/cases').then(function (data) {
+      var list = $('all-cases');
+      clear(list);
+      data.cases.forEach(function (item) {
+        var li = el('li');
+        li.dataset.number = item.number;
+        if (item.number === state.current) li.className = 'selected';
+        var line = el('div', null, 'line');
+        line.appendChild(el('strong', item.number));
+        line.appendChild(tag(item.status.label));
+        line.appendChild(tag(item.priority.label, item.priority.value === 'high' ? 'high' : ''));
+        line.appendChild(tag(item.reason.label));
+        li.appendChild(line);
+        li.appendChild(el('div', '首问责任人 ' + who(item.owner) + ' · 当前处理人 ' +
+          who(item.handler) + ' · 转入 ' + when(item.created_at), 'muted'));
+        li.addEventListener('click', function () { openCase(item.number); });
+        list.appendChild(li);
+      });
+      $('all-count').textContent = '（' + data.cases.length + '）';
+      show($('all-empty'), data.cases.length === 0);
+    }, failed);
+  }
+
+  // Supervisors only: cases still unanswered after their first-response deadline.
+  // Several events may ask at once; only the newest answer is shown.
+  function loadBreaches() {
+    if (!state.me || !state.me.is_supervisor) return;
+    var read = ++state.breachRead;
+    api('GET', '/api/cases/breaches').then(function (data) {
+      if (read !== state.breachRead) return;
+      var list = $('breaches');
+      clear(list);
+      data.cases.forEach(function (item) {
+        var li = el('li');
+        li.dataset.number = item.number;
+        if (item.number === state.current) li.className = 'selected';
+        var line = el('div', null, 'line');
+        line.appendChild(el('strong', item.number));
+        line.appendChild(tag(item.reason.label));
+        line.appendChild(tag(item.priority.label, item.priority.value === 'high' ? 'high' : ''));
+        if (item.escalated_at) line.appendChild(tag('已升级', 'breached'));
+        li.appendChild(line);
+        li.appendChild(el('div', (item.owner ? '首问责任人 ' + item.owner.display_name : '未接入') +
+          ' · 首次响应时限 ' + hhmm(item.due), 'muted'));
+        li.addEventListener('click', function () { openCase(item.number); });
+        list.appendChild(li);
+      });
+      $('breach-count').textContent = '（' + data.cases.length + '）';
+      show($('breach-empty'), data.cases.length === 0);
     }, failed);
   }
 
@@ -263,21 +348,69 @@
       ['transfer-to', 'reassign-to'].forEach(function (id) {
         var select = $(id);
         clear(select);
+        if (id === 'reassign-to') {
+          var placeholder = el('option', '选择新的责任人…');
+          placeholder.value = '';
+          select.appendChild(placeholder);
+        }
         data.agents.forEach(function (agent) {
           var option = el('option', agent.display_name + '（' + agent.username + '）');
           option.value = agent.username;
           select.appendChild(option);
         });
       });
+      resetReassign();
     }, failed);
+  }
+
+  // A reassignment is a deliberate choice: nothing is preselected, and the
+  // current owner (who cannot be the new one) is not offered. A live update of
+  // the same case keeps a choice already made, unless it is now the owner.
+  function resetReassign(keepChoice) {
+    var select = $('reassign-to');
+    Array.prototype.forEach.call(select.options, function (option) {
+      option.disabled = option.value !== '' && option.value === state.caseOwner;
+    });
+    if (!keepChoice || !select.value || select.value === state.caseOwner) select.value = '';
   }
 
   // --- one case -----------------------------------------------------------------
 
-  function openCase(number) {
+  function readCase(number) {
+    var read = ++state.caseRead;
     return api('GET', '/api/cases/' + encodeURIComponent(number)).then(function (data) {
-      renderCase(data.case);
-    }, failed);
+      if (read === state.caseRead) renderCase(data.case);
+    });
+  }
+
+  function openCase(number) {
+    return readCase(number).catch(failed);
+  }
+
+  // The case on screen changed: read it again. When this agent may no longer
+  // see it (a colleague claimed it first, a supervisor reassigned it), its
+  // stale copy and buttons leave the screen.
+  function reloadCase(number) {
+    return readCase(number).catch(function (error) {
+      if (error && (error.status === 403 || error.status === 404) && state.current === number) {
+        closeCase();
+        notify('工单 ' + number + ' 已不在您的处理范围内：' + error.message, true);
+        return;
+      }
+      failed(error);
+    });
+  }
+
+  function closeCase() {
+    state.current = null;
+    state.caseOwner = null;
+    state.caseRead++;
+    ['case-tags', 'case-meta', 'case-summary', 'transcript', 'events'].forEach(function (id) {
+      clear($(id));
+    });
+    $('case-title').textContent = '';
+    show($('case'), false);
+    show($('case-empty'), true);
   }
 
   function who(agent) { return agent ? agent.display_name : '—'; }
@@ -299,6 +432,7 @@
   }
 
   function renderCase(c) {
+    var sameCase = state.current === c.number;
     state.current = c.number;
     show($('case-empty'), false);
     show($('case'), true);
@@ -368,6 +502,8 @@
     show($('stage-form'), can.stage && firstLater !== null);
     show($('transfer-form'), can.transfer || can.consult);
     show($('close-form'), can.close);
+    state.caseOwner = c.owner ? c.owner.username : null;
+    resetReassign(sameCase);
     show($('reassign-form'), can.reassign);
     show($('return-to-bot'), can.return_to_bot);
   }
@@ -377,6 +513,7 @@
     var number = state.current;
     return api('POST', '/api/cases/' + encodeURIComponent(number) + path, body)
       .then(function (data) {
+        state.caseRead++;  // no older read may overwrite what the change returned
         renderCase(data.case);
         if (done) done(data);
         refresh();
@@ -386,13 +523,21 @@
   function claim(number) {
     api('POST', '/api/cases/' + encodeURIComponent(number) + '/claim', {})
       .then(function (data) {
+        state.caseRead++;
         renderCase(data.case);
-        notify('已接入工单 ' + number + '，您是首问责任人');
+        notify('已接入工单 ' + number + '，您是首问责任人' +
+          (data.delivered === false ? '。未能通知客户，请发送问候语' : ''), data.delivered === false);
         refresh();
       }, function (error) {
         failed(error);
         refresh();
       });
+  }
+
+  // Closing and handing back tell the customer; say so when that failed.
+  function reportTold(data, done) {
+    if (data.delivered === false) notify(done + '，但未能通知客户（客户通道暂不可用）', true);
+    else notify(done);
   }
 
   function onSubmit(id, handler) {
@@ -407,7 +552,9 @@
     $('logout').addEventListener('click', logout);
     $('claim').addEventListener('click', function () { claim(state.current); });
     $('return-to-bot').addEventListener('click', function () {
-      if (window.confirm('确定将该客户转回机器人服务？')) act('/return-to-bot', {});
+      if (window.confirm('确定将该客户转回机器人服务？')) {
+        act('/return-to-bot', {}, function (data) { reportTold(data, '已转回机器人'); });
+      }
     });
     $('canned').addEventListener('change', function (event) {
       var reply = state.canned[Number(event.target.value)];
@@ -423,7 +570,9 @@
       var isPrivate = $('private').checked;
       act('/messages', { text: $('message-text').value, private: isPrivate }, function (data) {
         $('message-text').value = '';
-        if (!isPrivate && !data.delivered) notify('消息已保存（尚未接入客户送达通道）');
+        if (!isPrivate && data.delivered === false) {
+          notify('消息已保存在工单中，但未能送达客户（客户通道暂不可用）', true);
+        }
       });
     });
     onSubmit('stage-form', function () { act('/stage', { stage: $('stage').value }); });
@@ -433,8 +582,10 @@
         function () { $('transfer-note').value = ''; });
     });
     onSubmit('close-form', function () {
-      act('/close', { resolution_note: $('close-note').value },
-        function () { $('close-note').value = ''; });
+      act('/close', { resolution_note: $('close-note').value }, function (data) {
+        $('close-note').value = '';
+        reportTold(data, '工单已办结');
+      });
     });
     onSubmit('reassign-form', function () {
       act('/reassign', { to: $('reassign-to').value, reason: $('reassign-reason').value },
