@@ -31,6 +31,7 @@ from bot.handoff.models import Case, CaseStatus, HandoffReason
 from bot.handoff.repositories import CaseRepository
 
 REASON_SLOT = "handoff_reason"
+ASKING_FOR_A_PERSON = frozenset({"request_human", "affirm", "deny", "leave_message"})
 # What the summary keeps of the conversation so far.
 RECENT_TURNS = 3
 ANSWER_LENGTH = 200
@@ -42,10 +43,11 @@ SUMMARY_SLOTS = (
 
 
 def reason_of(tracker: Tracker) -> HandoffReason:
-    """Why the customer is handed over: kept from an earlier offer, or the
-    bot's own offer after two misses, or else the customer asked."""
+    """Why the customer is handed over: for a message left off hours, the
+    reason kept when the choice was offered; after the bot's own offer
+    following two misses, a fallback; else the customer asked."""
     kept = tracker.get_slot(REASON_SLOT)
-    if kept in {reason.value for reason in HandoffReason}:
+    if latest_intent(tracker) == "leave_message" and kept in {r.value for r in HandoffReason}:
         return HandoffReason(kept)
     if _action_before_latest_message(tracker) == "utter_offer_human":
         return HandoffReason.FALLBACK
@@ -85,11 +87,14 @@ def hand_over(
 def summary_of(tracker: Tracker, reason: HandoffReason) -> Dict[str, Any]:
     """What the agent reads first: why, what the customer asked, what the bot
     already answered, the filled slots and whether identity was verified."""
-    questions = [
-        event.get("text") for event in tracker.events
+    asked = [
+        (event["text"], ((event.get("parse_data") or {}).get("intent") or {}).get("name"))
+        for event in tracker.events
         if event.get("event") == "user" and (event.get("text") or "").strip()
         and not event["text"].startswith("/")
     ]
+    # The question is what the customer wanted, not the words that asked for a person.
+    questions = [text for text, intent in asked if intent not in ASKING_FOR_A_PERSON]
     answers = [
         (event.get("text") or "")[:ANSWER_LENGTH] for event in tracker.events
         if event.get("event") == "bot" and (event.get("text") or "").strip()
@@ -98,16 +103,12 @@ def summary_of(tracker: Tracker, reason: HandoffReason) -> Dict[str, Any]:
         name: tracker.get_slot(name) for name in SUMMARY_SLOTS
         if tracker.get_slot(name) not in (None, "", [])
     }
-    intents = [
-        ((event.get("parse_data") or {}).get("intent") or {}).get("name")
-        for event in tracker.events if event.get("event") == "user"
-    ]
-    meaningful = [i for i in intents if i and i not in ("request_human", "affirm", "leave_message")]
+    intents = [intent for _, intent in asked if intent and intent not in ASKING_FOR_A_PERSON]
     return {
         "reason": reason.value,
-        "intent": meaningful[-1] if meaningful else latest_intent(tracker),
-        "question": questions[-1] if questions else "",
-        "recent_questions": questions[-RECENT_TURNS:],
+        "intent": intents[-1] if intents else latest_intent(tracker),
+        "question": questions[-1] if questions else (asked[-1][0] if asked else ""),
+        "recent_questions": [text for text, _ in asked][-RECENT_TURNS:],
         "answers": answers[-RECENT_TURNS:],
         "slots": slots,
         "verified": bool(tracker.get_slot("verified_application")),

@@ -99,7 +99,7 @@ async def test_the_summary_tells_the_agent_what_happened(actions_db):
     await run(ActionHandoff(), history)
     [case] = cases(actions_db)
     assert case.summary["intent"] == "check_application_status"
-    assert case.summary["question"] == "转人工"
+    assert case.summary["question"] == "我的申请怎么还没批下来"  # not "转人工"
     assert case.summary["recent_questions"] == ["我的申请怎么还没批下来", "转人工"]
     assert case.summary["answers"] == ["您的申请正在审核中。"]
     assert case.summary["slots"] == {

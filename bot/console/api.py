@@ -220,22 +220,18 @@ async def _act(
         return _detail(session, case, agent, cfg), result
 
     detail, result = await run_as_agent(request, work)
-    await _publish(request, detail["number"], queue_changed)
-    return detail, result
-
-
-async def _publish(request: web.Request, number: str, queue_changed: bool = False) -> None:
     hub = request.app[HUB]
     if queue_changed:
         await hub.publish(QUEUE_CHANGED)
-    await hub.publish(CASE_CHANGED, number=number)
+    await hub.publish(CASE_CHANGED, number=detail["number"])
+    return detail, result
 
 
 async def _tell_customer(request: web.Request, conversation_id: str, text: str) -> bool:
     return await request.app[CUSTOMER_LINE].say(conversation_id, text)
 
 
-def _conversation(session, repo, case, agent) -> Tuple[str, str]:
+def _conversation(case: Case, agent: Agent) -> Tuple[str, str]:
     """What a change needs to reach the customer afterwards: conversation and agent name."""
     return case.conversation_id, agent.display_name
 
@@ -248,7 +244,7 @@ async def claim(request: web.Request) -> web.Response:
 
     def change(session, repo, case, agent):
         repo.claim(case, agent, at)
-        return _conversation(session, repo, case, agent)
+        return _conversation(case, agent)
 
     detail, (conversation_id, name) = await _act(request, change, queue_changed=True)
     told = await _tell_customer(
@@ -270,7 +266,7 @@ async def post_message(request: web.Request) -> web.Response:
     def change(session, repo, case, agent):
         message = repo.add_message(case, MessageAuthor.AGENT, text, agent, private, at=at)
         view = views.message_view(message, _agents(session), config(request).timezone)
-        return view, _conversation(session, repo, case, agent)
+        return view, _conversation(case, agent)
 
     detail, (message, (conversation_id, name)) = await _act(request, change)
     delivered = False
