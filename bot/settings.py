@@ -78,6 +78,24 @@ class Settings(BaseSettings):
     # How often the console checks first-response deadlines (seconds; 0: never).
     sla_check_seconds: float = 30.0
 
+    # The web chat widget's demo page and script (bot.widget).
+    widget_host: str = "127.0.0.1"
+    widget_port: int = 5081
+
+    # The WeChat official account channel (bot.channels.wechat). Secrets come
+    # from the environment only: BOT_WECHAT_TOKEN, BOT_WECHAT_APP_SECRET,
+    # BOT_WECHAT_ENCODING_AES_KEY (safe mode). Unset token: the channel refuses.
+    wechat_token: Optional[str] = None
+    wechat_app_id: Optional[str] = None
+    wechat_app_secret: Optional[str] = None
+    wechat_encoding_aes_key: Optional[str] = None
+    # WeChat's API (the tests point it at their simulator on loopback).
+    wechat_api_base: str = "https://api.weixin.qq.com"
+
+    # Shared caches (WeChat message de-duplication and access token, console
+    # presence) in Redis for the scale-out deployment; unset: in process.
+    redis_url: Optional[str] = None
+
     class Config:
         env_prefix = "BOT_"
 

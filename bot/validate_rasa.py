@@ -8,10 +8,11 @@ validation and fails on any warning at all, with one exception: Rasa 3.6
 always warns "duplicated intents ... across multiple domain files: faq" when a
 retrieval intent is listed in domain.yml (ResponsesSyncImporter merges the
 intent it derives from the data into the domain that already lists it), and
-leaving it out of domain.yml makes the story reader warn instead. Three more
+leaving it out of domain.yml makes the story reader warn instead. More
 are Rasa's by design and reported as expected: the slot auto-fill notice (Rasa's
-own ``EXPECTED_WARNINGS`` list silences it), ``EXTERNAL_*`` intents having no
-examples (they are triggered by reminders, never typed), and a form's
+own ``EXPECTED_WARNINGS`` list silences it), ``EXTERNAL_*`` intents and the
+button-only intents having no examples (reminders and the bot's own buttons
+send them, nobody types them), and a form's
 ``utter_ask_<slot>`` not appearing in stories (the form utters it).
 """
 from __future__ import annotations
@@ -25,6 +26,10 @@ import yaml
 
 from bot.settings import ROOT
 
+# Intents only the bot's own buttons send (/leave_message, /rate_service{...}):
+# typed examples of them pulled other messages ("周一到周五几点上班") their way.
+BUTTON_ONLY_INTENTS = ("leave_message", "rate_service")
+
 RETRIEVAL_MERGE_NOTICE = (
     "The following duplicated intents have been found across multiple domain files: faq"
 )
@@ -34,6 +39,8 @@ def expected_warnings(domain: dict) -> Iterable[re.Pattern]:
     yield re.compile(re.escape(RETRIEVAL_MERGE_NOTICE))
     yield re.compile(r"^Slot auto-fill has been removed in 3\.0 ")
     yield re.compile(r"^The intent 'EXTERNAL_\w+' is listed in the domain file, but is not found")
+    for intent in BUTTON_ONLY_INTENTS:
+        yield re.compile(rf"^The intent '{intent}' is listed in the domain file, but is not found")
     for form in (domain.get("forms") or {}).values():
         for slot in form.get("required_slots") or []:
             yield re.compile(rf"^The utterance 'utter_ask_{slot}' is not used in any story or rule")
