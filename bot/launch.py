@@ -85,6 +85,7 @@ def running_bot(
     log_dir: Optional[Path] = None,
     host: str = "127.0.0.1",
     console_port: Optional[int] = None,
+    credentials: Optional[Path] = None,
 ) -> Iterator[Bot]:
     settings = Settings()  # the environment as it is now: the processes inherit it
     python = sys.executable
@@ -123,7 +124,7 @@ def running_bot(
                 python, "-m", "bot.rasa_server", "run",
                 "--model", str(settings.model_path),
                 "--endpoints", str(endpoints or ROOT / "endpoints.yml"),
-                "--credentials", str(ROOT / "credentials.yml"),
+                "--credentials", str(credentials or ROOT / "credentials.yml"),
                 "--interface", host, "--port", str(rasa_port),
                 "--enable-api", "--cors", "*", *auth,
             ],
