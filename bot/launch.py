@@ -29,6 +29,7 @@ class Bot:
     action_url: str
     processes: List[subprocess.Popen]
     console_url: Optional[str] = None
+    widget_url: Optional[str] = None
 
 
 def _environment(**settings: str) -> dict:
@@ -86,6 +87,7 @@ def running_bot(
     host: str = "127.0.0.1",
     console_port: Optional[int] = None,
     credentials: Optional[Path] = None,
+    widget_port: Optional[int] = None,
 ) -> Iterator[Bot]:
     settings = Settings()  # the environment as it is now: the processes inherit it
     python = sys.executable
@@ -144,8 +146,22 @@ def running_bot(
             console_url = f"http://127.0.0.1:{console_port}"
             _wait_until_ready(f"{console_url}/login", processes, READY_TIMEOUT)
         token = f"?token={settings.rasa_token}" if settings.rasa_token else ""
+        widget_url = None
+        if widget_port is not None:
+            browser_rasa_url = settings.widget_rasa_url or rasa_url
+            processes.append(subprocess.Popen(
+                [python, "-m", "bot.widget", "--host", host, "--port", str(widget_port),
+                 "--rasa-url", browser_rasa_url],
+                cwd=ROOT, env=_environment(**wiring), stdout=output("widget"),
+                stderr=subprocess.STDOUT,
+            ))
+            widget_url = f"http://127.0.0.1:{widget_port}"
+            _wait_until_ready(f"{widget_url}/health", processes, READY_TIMEOUT)
         _wait_until_ready(f"{rasa_url}/status{token}", processes, READY_TIMEOUT)
-        yield Bot(rasa_url=rasa_url, action_url=action_url, processes=processes, console_url=console_url)
+        yield Bot(
+            rasa_url=rasa_url, action_url=action_url, processes=processes,
+            console_url=console_url, widget_url=widget_url,
+        )
     finally:
         _stop(processes)
         for handle in logs:
@@ -163,12 +179,14 @@ def main() -> int:
         settings.action_port,
         log_dir=settings.var_dir / "log",
         console_port=settings.console_port,
+        widget_port=settings.widget_port,
     ) as bot:
         print(
             f"\n金融客服助手 is ready ({time.monotonic() - started:.0f}s).\n"
             f"  Rasa server (REST + socket.io): {bot.rasa_url}\n"
             f"  Action server:                  {bot.action_url}\n"
             f"  Agents' console:                {bot.console_url}  (demo agents: make run listed them above)\n"
+            f"  Web chat widget (demo page):    {bot.widget_url}/\n"
             f"  Logs:                           {settings.var_dir / 'log'}\n\n"
             "Talk to it over REST:\n"
             f"  curl -s {bot.rasa_url}/webhooks/rest/webhook -H 'Content-Type: application/json' "

@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     # The web chat widget's demo page and script (bot.widget).
     widget_host: str = "127.0.0.1"
     widget_port: int = 5081
+    # The Rasa server as customers' browsers reach it (behind a load balancer
+    # this differs from rasa_url); unset: rasa_base_url.
+    widget_rasa_url: Optional[str] = None
 
     # The WeChat official account channel (bot.channels.wechat). Secrets come
     # from the environment only: BOT_WECHAT_TOKEN, BOT_WECHAT_APP_SECRET,

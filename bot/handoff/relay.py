@@ -58,6 +58,8 @@ class HandoffRelay(EventBroker):
         text = event.get("text")
         if event.get("event") != "user" or not isinstance(text, str) or not text.strip():
             return
+        if text.startswith("/"):  # a button's payload (/leave_message…): the bot's business
+            return
         try:
             self._queue.put_nowait((str(event.get("sender_id")), text))
         except asyncio.QueueFull:
