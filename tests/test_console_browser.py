@@ -9,7 +9,6 @@ one agent) per agent per test. Chromium is Debian's ``/usr/bin/chromium``
 from __future__ import annotations
 
 import asyncio
-import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List
 
@@ -24,6 +23,7 @@ from bot.db.migrate import upgrade
 from bot.handoff import customer_texts
 from bot.handoff.models import HandoffReason
 from bot.handoff.repositories import AgentRepository, CaseRepository
+from browser_fixtures import Page, browser, event_loop, expect  # noqa: F401  (fixtures)
 from test_console_fixtures import (  # noqa: F401  (fixtures are found by name)
     INTERNAL_TOKEN,
     MINUTE,
@@ -39,37 +39,12 @@ from test_console_fixtures import (  # noqa: F401  (fixtures are found by name)
     stored,
 )
 
-try:
-    from playwright.async_api import Page, async_playwright, expect
-except ImportError:  # reported by the browser fixture, never skipped
-    async_playwright = None
 
-CHROMIUM = "/usr/bin/chromium"
 PHONE = "13812345678"
 ID_CARD = "11010519491231002X"
 
 
 # --- the browser, the server, the agents --------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def event_loop():
-    """One loop for the module: the browser is launched once and shared."""
-    loop = asyncio.new_event_loop()
-    yield loop
-    loop.close()
-
-
-@pytest.fixture(scope="module")
-async def browser():
-    if async_playwright is None:
-        pytest.fail("playwright is not installed in the venv: pip install -e '.[test]'")
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} is missing: run .ci/ensure-chromium (installs Debian's chromium)")
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield launched
-        await launched.close()
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import urllib.request
 from dataclasses import dataclass, field
@@ -27,42 +26,18 @@ from aiohttp.test_utils import TestServer
 
 from bot.handoff.models import CaseStatus
 from bot.widget.app import create_app
+from browser_fixtures import Page, browser, event_loop, expect  # noqa: F401  (fixtures)
 from test_handoff_e2e import Agent, case_of, stack  # noqa: F401  (stack: a fixture, found by name)
 
-try:
-    from playwright.async_api import Page, async_playwright, expect
-except ImportError:  # reported by the browser fixture, never skipped
-    async_playwright = None
 
 pytestmark = pytest.mark.server
 
-CHROMIUM = "/usr/bin/chromium"
 ANSWER = 30_000  # ms: how long the bot may take to answer in a browser assertion
 FAQ = "人工服务几点上班"
 RELATED = "节假日有人工服务吗？"
 
 
 # --- the browser, the widget app ----------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def event_loop():
-    """One loop for the module: the browser and the widget app are shared."""
-    loop = asyncio.new_event_loop()
-    yield loop
-    loop.close()
-
-
-@pytest.fixture(scope="module")
-async def browser():
-    if async_playwright is None:
-        pytest.fail("playwright is not installed in the venv: pip install -e '.[test]'")
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} is missing: run .ci/ensure-chromium (installs Debian's chromium)")
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield launched
-        await launched.close()
 
 
 @pytest.fixture(scope="module")
