@@ -21,6 +21,8 @@ One job per module:
   their Rasa conversation and sent on their own channel;
 - ``inbound``: customers' messages relayed by Rasa (``bot.handoff.relay``)
   into the case of their conversation;
+- ``watcher``: the SLA watcher (warn before the first-response deadline,
+  escalate after it, tell a customer still waiting);
 
 Nothing here touches the database, the network or the environment at import time.
 """
