@@ -220,22 +220,41 @@
 
   // --- lists ------------------------------------------------------------------
 
+  // One case in a list: its number and tags, then lines of text; a click opens it.
+  function caseItem(item, tags, lines) {
+    var li = el('li');
+    li.dataset.number = item.number;
+    if (item.number === state.current) li.className = 'selected';
+    var line = el('div', null, 'line');
+    line.appendChild(el('strong', item.number));
+    tags.forEach(function (node) { if (node) line.appendChild(node); });
+    li.appendChild(line);
+    lines.forEach(function (node) { li.appendChild(node); });
+    li.addEventListener('click', function () { openCase(item.number); });
+    return li;
+  }
+
+  // Fill list ``id`` with ``cases`` built by ``build``; its count and "empty" note follow.
+  function fillList(id, cases, build, countId, emptyId) {
+    var list = $(id);
+    clear(list);
+    cases.forEach(function (item) { list.appendChild(build(item)); });
+    if (countId) $(countId).textContent = '（' + cases.length + '）';
+    show($(emptyId), cases.length === 0);
+  }
+
+  function priorityTag(item) {
+    return tag(item.priority.label, item.priority.value === 'high' ? 'high' : '');
+  }
+
   function loadQueue() {
     api('GET', '/api/queue').then(function (data) {
-      var list = $('queue');
-      clear(list);
-      data.cases.forEach(function (item) {
-        var li = el('li');
-        li.dataset.number = item.number;
-        var line = el('div', null, 'line');
-        line.appendChild(el('strong', item.number));
-        line.appendChild(tag(item.priority.label, item.priority.value === 'high' ? 'high' : ''));
-        line.appendChild(tag(item.reason.label));
-        line.appendChild(tag(item.sla.label, item.sla.value));
-        li.appendChild(line);
-        li.appendChild(el('div', '等待 ' + item.waiting_minutes + ' 分钟 · ' + item.channel +
-          (item.off_hours ? ' · 非服务时间' : ''), 'muted'));
-        li.appendChild(el('div', item.summary, 'summary'));
+      fillList('queue', data.cases, function (item) {
+        var li = caseItem(item, [priorityTag(item), tag(item.reason.label), tag(item.sla.label, item.sla.value)], [
+          el('div', '等待 ' + item.waiting_minutes + ' 分钟 · ' + item.channel +
+            (item.off_hours ? ' · 非服务时间' : ''), 'muted'),
+          el('div', item.summary, 'summary'),
+        ]);
         var button = el('button', '接入');
         button.type = 'button';
         button.addEventListener('click', function (event) {
@@ -243,34 +262,23 @@
           claim(item.number);
         });
         li.appendChild(button);
-        li.addEventListener('click', function () { openCase(item.number); });
-        list.appendChild(li);
-      });
-      $('queue-count').textContent = '（' + data.cases.length + '）';
-      show($('queue-empty'), data.cases.length === 0);
+        return li;
+      }, 'queue-count', 'queue-empty');
     }, failed);
   }
 
   function loadMine() {
     api('GET', '/api/cases/mine').then(function (data) {
-      var list = $('mine');
-      clear(list);
-      data.cases.forEach(function (item) {
-        var li = el('li');
-        li.dataset.number = item.number;
-        if (item.number === state.current) li.className = 'selected';
-        var line = el('div', null, 'line');
-        line.appendChild(el('strong', item.number));
-        line.appendChild(tag(item.stage.label));
-        line.appendChild(tag(item.sla.label, item.sla.value));
-        if (item.my_role !== 'owner') line.appendChild(tag('协办'));
-        li.appendChild(line);
-        li.appendChild(el('div', '首次响应时限 ' + when(item.due), 'muted'));
-        li.appendChild(el('div', item.summary, 'summary'));
-        li.addEventListener('click', function () { openCase(item.number); });
-        list.appendChild(li);
-      });
-      show($('mine-empty'), data.cases.length === 0);
+      fillList('mine', data.cases, function (item) {
+        return caseItem(item, [
+          tag(item.stage.label),
+          tag(item.sla.label, item.sla.value),
+          item.my_role !== 'owner' ? tag('协办') : null,
+        ], [
+          el('div', '首次响应时限 ' + when(item.due), 'muted'),
+          el('div', item.summary, 'summary'),
+        ]);
+      }, null, 'mine-empty');
     }, failed);
   }
 
@@ -278,25 +286,12 @@
   function loadAll() {
     if (!state.me || !state.me.is_supervisor) return;
     api('GET', '/api/cases').then(function (data) {
-      var list = $('all-cases');
-      clear(list);
-      data.cases.forEach(function (item) {
-        var li = el('li');
-        li.dataset.number = item.number;
-        if (item.number === state.current) li.className = 'selected';
-        var line = el('div', null, 'line');
-        line.appendChild(el('strong', item.number));
-        line.appendChild(tag(item.status.label));
-        line.appendChild(tag(item.priority.label, item.priority.value === 'high' ? 'high' : ''));
-        line.appendChild(tag(item.reason.label));
-        li.appendChild(line);
-        li.appendChild(el('div', '首问责任人 ' + who(item.owner) + ' · 当前处理人 ' +
-          who(item.handler) + ' · 转入 ' + when(item.created_at), 'muted'));
-        li.addEventListener('click', function () { openCase(item.number); });
-        list.appendChild(li);
-      });
-      $('all-count').textContent = '（' + data.cases.length + '）';
-      show($('all-empty'), data.cases.length === 0);
+      fillList('all-cases', data.cases, function (item) {
+        return caseItem(item, [tag(item.status.label), priorityTag(item), tag(item.reason.label)], [
+          el('div', '首问责任人 ' + who(item.owner) + ' · 当前处理人 ' +
+            who(item.handler) + ' · 转入 ' + when(item.created_at), 'muted'),
+        ]);
+      }, 'all-count', 'all-empty');
     }, failed);
   }
 
@@ -307,25 +302,16 @@
     var read = ++state.breachRead;
     api('GET', '/api/cases/breaches').then(function (data) {
       if (read !== state.breachRead) return;
-      var list = $('breaches');
-      clear(list);
-      data.cases.forEach(function (item) {
-        var li = el('li');
-        li.dataset.number = item.number;
-        if (item.number === state.current) li.className = 'selected';
-        var line = el('div', null, 'line');
-        line.appendChild(el('strong', item.number));
-        line.appendChild(tag(item.reason.label));
-        line.appendChild(tag(item.priority.label, item.priority.value === 'high' ? 'high' : ''));
-        if (item.escalated_at) line.appendChild(tag('已升级', 'breached'));
-        li.appendChild(line);
-        li.appendChild(el('div', (item.owner ? '首问责任人 ' + item.owner.display_name : '未接入') +
-          ' · 首次响应时限 ' + hhmm(item.due), 'muted'));
-        li.addEventListener('click', function () { openCase(item.number); });
-        list.appendChild(li);
-      });
-      $('breach-count').textContent = '（' + data.cases.length + '）';
-      show($('breach-empty'), data.cases.length === 0);
+      fillList('breaches', data.cases, function (item) {
+        return caseItem(item, [
+          tag(item.reason.label),
+          priorityTag(item),
+          item.escalated_at ? tag('已升级', 'breached') : null,
+        ], [
+          el('div', (item.owner ? '首问责任人 ' + item.owner.display_name : '未接入') +
+            ' · 首次响应时限 ' + hhmm(item.due), 'muted'),
+        ]);
+      }, 'breach-count', 'breach-empty');
     }, failed);
   }
 
