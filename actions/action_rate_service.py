@@ -1,4 +1,3 @@
-import re
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
@@ -6,26 +5,22 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import texts
-from actions.conversation import latest_text
 from actions.reply import reply
 from actions.safety import politely
 from bot import clock
 from bot.db.engine import unit_of_work
 from bot.handoff.repositories import CaseRepository
 
-SCORE = re.compile(r"(?<![0-9])([1-5])(?![0-9])")
+SCORES = {"1", "2", "3", "4", "5"}
 
 
 def score_of(tracker: Tracker) -> Optional[int]:
-    """1-5 from the button's entity, else the one digit 1-5 the customer typed."""
-    values = [
-        entity.get("value") for entity in tracker.latest_message.get("entities") or []
-        if entity.get("entity") == "satisfaction_score"
-    ]
-    for value in values + [latest_text(tracker)]:
-        found = SCORE.findall(str(value))
-        if len(found) == 1:
-            return int(found[0])
+    """1-5 from the button's payload (/rate_service{"satisfaction_score":"4"});
+    None for anything else."""
+    for entity in tracker.latest_message.get("entities") or []:
+        value = str(entity.get("value")).strip()
+        if entity.get("entity") == "satisfaction_score" and value in SCORES:
+            return int(value)
     return None
 
 

@@ -134,10 +134,10 @@ def _what_happens_next(
 ) -> str:
     if case.status is CaseStatus.OPEN:
         return texts.HANDOFF_REJOINED.format(number=case.number, agent=case.owner.display_name)
-    lead = texts.HANDOFF_URGENT if case.reason is HandoffReason.HIGH_RISK else texts.HANDOFF_STARTED
     if case.off_hours:
         opens = _next_opening(now, calendar)
         return texts.HANDOFF_MESSAGE_LEFT.format(number=case.number, opens=opens)
+    lead = texts.HANDOFF_URGENT if case.reason is HandoffReason.HIGH_RISK else texts.HANDOFF_STARTED
     position = repo.queue_position(case)
     typical = repo.typical_wait(now)
     if typical is None:

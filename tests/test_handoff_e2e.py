@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, List, Optional
 import aiohttp
 import pytest
 import socketio
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from bot.db.engine import unit_of_work
 from bot.db.migrate import upgrade
@@ -184,7 +184,9 @@ async def eventually(check: Callable[[], Any], timeout: float = 15) -> Any:
 
 def case_of(stack, conversation_id: str, *statuses: CaseStatus) -> Optional[Case]:
     with unit_of_work(stack.database_url) as session:
-        cases = session.query(Case).filter(Case.conversation_id == conversation_id)
+        cases = session.execute(
+            select(Case).where(Case.conversation_id == conversation_id).order_by(Case.id)
+        ).scalars()
         found = [c for c in cases if not statuses or c.status in statuses]
         for case in found:
             session.expunge(case)

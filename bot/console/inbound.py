@@ -73,12 +73,11 @@ async def customer_message(request: web.Request) -> web.Response:
         case = repo.active_for_conversation(conversation_id)
         if case is None:
             return None
-        if case.status is CaseStatus.WAITING and wants_the_bot_back(text):
-            repo.add_message(case, MessageAuthor.CUSTOMER, text, at=at)
-            repo.return_to_bot(case, None, at, note="客户取消转人工")
-            return Outcome(case.number, waiting=True, withdrawn=True)
         repo.add_message(case, MessageAuthor.CUSTOMER, text, at=at)
         waiting = case.status is CaseStatus.WAITING
+        if waiting and wants_the_bot_back(text):
+            repo.return_to_bot(case, None, at, note="客户取消转人工")
+            return Outcome(case.number, waiting, withdrawn=True)
         phone = find_mobile(text) if waiting else None
         if phone and repo.leave_callback_number(case, phone, at):
             return Outcome(case.number, waiting, callback_phone=phone)

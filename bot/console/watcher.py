@@ -66,7 +66,7 @@ async def tick(app: web.Application) -> Findings:
     """Check, then tell customers and agents (after the changes are committed)."""
     found = await asyncio.to_thread(check_once, app)
     hub, line = app[HUB], app[CUSTOMER_LINE]
-    for number, conversation_id in found.to_tell:
+    for _number, conversation_id in found.to_tell:
         await line.say(conversation_id, customer_texts.QUEUE_TIMED_OUT)
     for number in found.warned:
         await hub.publish(SLA_WARNING, number=number)

@@ -1,8 +1,9 @@
 """What the handoff says to customers (Simplified Chinese; Rasa's NLG does
 not touch events the console appends, so these are sent as written).
 
-Shared by the console (claim, close, hand back, queue time-out, callback
-number) and the handoff actions. Facts only from the handbook: human service
+Sent by the console: on claim, close and hand-back, after a queue
+time-out, for a callback number (the bot's own handoff texts are in
+actions/texts.py). Facts only from the handbook: human service
 on working days 9:00-22:00 (1.3), dedicated service answers within 20
 minutes and 首问负责制 (2.2), satisfaction surveys (6.3)."""
 from __future__ import annotations
