@@ -15,19 +15,35 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: run test install data validate train shell evaluate clean chromium
+.PHONY: run run-scaled test install data validate train shell evaluate clean chromium nginx
 
 run: data validate $(MODEL)
 	$(PY) -m bot.db.seed --list
 	$(PY) -m bot.handoff.seed --list
 	$(PY) -m bot.launch
 
-test: validate $(MODEL) chromium
+# The scale-out deployment (README, "Scale-out"): replicas behind nginx, on
+# this machine's PostgreSQL and Redis unless the environment names others.
+SCALEOUT_DATABASE_URL ?= postgresql+psycopg2://postgres@127.0.0.1:5432/test
+SCALEOUT_REDIS_URL ?= redis://127.0.0.1:6379/0
+run-scaled: export DATABASE_URL := $(or $(DATABASE_URL),$(SCALEOUT_DATABASE_URL))
+run-scaled: export BOT_TRACKER_STORE_URL := $(or $(BOT_TRACKER_STORE_URL),$(SCALEOUT_DATABASE_URL))
+run-scaled: export BOT_REDIS_URL := $(or $(BOT_REDIS_URL),$(SCALEOUT_REDIS_URL))
+run-scaled: data validate $(MODEL) nginx
+	$(PY) -m bot.db.seed --list
+	$(PY) -m bot.handoff.seed --list
+	$(PY) -m bot.scaleout
+
+test: validate $(MODEL) chromium nginx
 	$(PY) -m pytest -q
 
 # The browser tests drive Debian's chromium through Playwright (no download).
 chromium:
 	.ci/ensure-chromium
+
+# The scale-out deployment and its tests balance with Debian's nginx.
+nginx:
+	.ci/ensure-nginx
 
 install: $(VENV)/.installed
 

@@ -3,6 +3,8 @@
     python -m bot.launch            # what `make run` does; Ctrl-C stops both
 
 Tests use :func:`running_bot` to start the same processes on free ports.
+The scale-out deployment (bot.scaleout) starts the same processes, several
+of each, through :class:`ProcessGroup` and :func:`wiring`.
 """
 from __future__ import annotations
 
@@ -16,11 +18,12 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import IO, Dict, Iterator, List, Optional
 
 from bot.settings import ROOT, Settings, get_settings
 
 READY_TIMEOUT = 180.0
+PYTHON = sys.executable
 
 
 @dataclass
@@ -42,32 +45,113 @@ def _environment(**settings: str) -> dict:
     return env
 
 
-def _wait_until_ready(url: str, processes: List[subprocess.Popen], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for process in processes:
-            if process.poll() is not None:
-                raise RuntimeError(f"{process.args[:4]} exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"{url} not ready after {timeout:.0f}s")
+class ProcessGroup:
+    """Processes started together and stopped together (SIGINT, then SIGKILL
+    after 15 s), each writing to its own log file under `log_dir`."""
+
+    def __init__(self, log_dir: Optional[Path], environment: Dict[str, str]):
+        self.log_dir = log_dir
+        self.environment = environment
+        self.processes: List[subprocess.Popen] = []
+        self._logs: List[IO[bytes]] = []
+
+    def start(self, name: str, args: List[str]) -> subprocess.Popen:
+        output = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            output = open(self.log_dir / f"{name}.log", "ab")
+            self._logs.append(output)
+        process = subprocess.Popen(
+            args, cwd=ROOT, env=_environment(**self.environment),
+            stdout=output, stderr=subprocess.STDOUT,
+        )
+        self.processes.append(process)
+        return process
+
+    def wait_until_ready(self, url: str, timeout: float = READY_TIMEOUT) -> None:
+        """Until `url` answers 200; fails at once when a process of the group exits."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for process in self.processes:
+                if process.poll() is not None:
+                    raise RuntimeError(f"{process.args[:4]} exited with {process.returncode}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.5)
+        raise TimeoutError(f"{url} not ready after {timeout:.0f}s")
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        for process in self.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for handle in self._logs:
+            handle.close()
 
 
-def _stop(processes: List[subprocess.Popen]) -> None:
-    for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-    for process in processes:
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+def wiring(settings: Settings, rasa_url: str, console_port: Optional[int]) -> Dict[str, str]:
+    """How the parts find each other: the console reaches customers through
+    Rasa (`rasa_url`: one server, or the load balancer in front of several);
+    Rasa's handoff relay reaches the console with a shared secret (random per
+    start unless configured). Without a console the relay is off."""
+    environment = {
+        "BOT_RASA_URL": rasa_url,
+        "BOT_CONSOLE_URL": f"http://127.0.0.1:{console_port}" if console_port else "",
+        "BOT_INTERNAL_TOKEN": (settings.internal_token or secrets.token_urlsafe(32))
+        if console_port else "",
+    }
+    if settings.demo_clock_start and settings.demo_clock_anchor is None:
+        environment["BOT_DEMO_CLOCK_ANCHOR"] = str(time.time())  # one demo clock for all
+    return environment
+
+
+def action_server_args(port: int) -> List[str]:
+    return [PYTHON, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)]
+
+
+def rasa_server_args(
+    settings: Settings, port: int, endpoints: Path, credentials: Optional[Path], host: str
+) -> List[str]:
+    auth = ["--auth-token", settings.rasa_token] if settings.rasa_token else []
+    return [
+        PYTHON, "-m", "bot.rasa_server", "run",
+        "--model", str(settings.model_path),
+        "--endpoints", str(endpoints),
+        "--credentials", str(credentials or ROOT / "credentials.yml"),
+        "--interface", host, "--port", str(port),
+        "--enable-api", "--cors", "*", *auth,
+    ]
+
+
+def rasa_status_url(settings: Settings, rasa_url: str) -> str:
+    token = f"?token={settings.rasa_token}" if settings.rasa_token else ""
+    return f"{rasa_url}/status{token}"
+
+
+def start_console(group: ProcessGroup, host: str, port: int) -> str:
+    group.start("console", [PYTHON, "-m", "bot.console", "--host", host, "--port", str(port)])
+    url = f"http://127.0.0.1:{port}"
+    group.wait_until_ready(f"{url}/login")
+    return url
+
+
+def start_widget(group: ProcessGroup, host: str, port: int, browser_rasa_url: str) -> str:
+    group.start("widget", [
+        PYTHON, "-m", "bot.widget", "--host", host, "--port", str(port),
+        "--rasa-url", browser_rasa_url,
+    ])
+    url = f"http://127.0.0.1:{port}"
+    group.wait_until_ready(f"{url}/health")
+    return url
 
 
 def write_endpoints(path: Path, action_port: int) -> Path:
@@ -90,82 +174,53 @@ def running_bot(
     widget_port: Optional[int] = None,
 ) -> Iterator[Bot]:
     settings = Settings()  # the environment as it is now: the processes inherit it
-    python = sys.executable
-    logs = []
-
-    def output(name: str):
-        if log_dir is None:
-            return None
-        log_dir.mkdir(parents=True, exist_ok=True)
-        handle = open(log_dir / f"{name}.log", "ab")
-        logs.append(handle)
-        return handle
-
-    # How the parts find each other: the console reaches customers through
-    # this Rasa; Rasa's handoff relay reaches this console with a shared
-    # secret (random per start unless configured). Without a console the
-    # relay is off.
-    wiring = {
-        "BOT_RASA_URL": f"http://127.0.0.1:{rasa_port}",
-        "BOT_CONSOLE_URL": f"http://127.0.0.1:{console_port}" if console_port else "",
-        "BOT_INTERNAL_TOKEN": (settings.internal_token or secrets.token_urlsafe(32))
-        if console_port else "",
-    }
-    if settings.demo_clock_start and settings.demo_clock_anchor is None:
-        wiring["BOT_DEMO_CLOCK_ANCHOR"] = str(time.time())  # one demo clock for all
-    auth = ["--auth-token", settings.rasa_token] if settings.rasa_token else []
-    processes: List[subprocess.Popen] = []
+    rasa_url = f"http://127.0.0.1:{rasa_port}"
+    action_url = f"http://127.0.0.1:{action_port}"
+    group = ProcessGroup(log_dir, wiring(settings, rasa_url, console_port))
     try:
-        actions = subprocess.Popen(
-            [python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)],
-            cwd=ROOT, env=_environment(**wiring), stdout=output("actions"), stderr=subprocess.STDOUT,
+        group.start("actions", action_server_args(action_port))
+        group.start("rasa", rasa_server_args(
+            settings, rasa_port, endpoints or ROOT / "endpoints.yml", credentials, host
+        ))
+        group.wait_until_ready(f"{action_url}/health")
+        console_url = start_console(group, host, console_port) if console_port else None
+        widget_url = (
+            start_widget(group, host, widget_port, settings.widget_rasa_url or rasa_url)
+            if widget_port else None
         )
-        processes.append(actions)
-        rasa = subprocess.Popen(
-            [
-                python, "-m", "bot.rasa_server", "run",
-                "--model", str(settings.model_path),
-                "--endpoints", str(endpoints or ROOT / "endpoints.yml"),
-                "--credentials", str(credentials or ROOT / "credentials.yml"),
-                "--interface", host, "--port", str(rasa_port),
-                "--enable-api", "--cors", "*", *auth,
-            ],
-            cwd=ROOT, env=_environment(**wiring), stdout=output("rasa"), stderr=subprocess.STDOUT,
-        )
-        processes.append(rasa)
-        action_url = f"http://127.0.0.1:{action_port}"
-        rasa_url = f"http://127.0.0.1:{rasa_port}"
-        _wait_until_ready(f"{action_url}/health", processes, READY_TIMEOUT)
-        console_url = None
-        if console_port is not None:
-            processes.append(subprocess.Popen(
-                [python, "-m", "bot.console", "--host", host, "--port", str(console_port)],
-                cwd=ROOT, env=_environment(**wiring), stdout=output("console"),
-                stderr=subprocess.STDOUT,
-            ))
-            console_url = f"http://127.0.0.1:{console_port}"
-            _wait_until_ready(f"{console_url}/login", processes, READY_TIMEOUT)
-        token = f"?token={settings.rasa_token}" if settings.rasa_token else ""
-        widget_url = None
-        if widget_port is not None:
-            browser_rasa_url = settings.widget_rasa_url or rasa_url
-            processes.append(subprocess.Popen(
-                [python, "-m", "bot.widget", "--host", host, "--port", str(widget_port),
-                 "--rasa-url", browser_rasa_url],
-                cwd=ROOT, env=_environment(**wiring), stdout=output("widget"),
-                stderr=subprocess.STDOUT,
-            ))
-            widget_url = f"http://127.0.0.1:{widget_port}"
-            _wait_until_ready(f"{widget_url}/health", processes, READY_TIMEOUT)
-        _wait_until_ready(f"{rasa_url}/status{token}", processes, READY_TIMEOUT)
+        group.wait_until_ready(rasa_status_url(settings, rasa_url))
         yield Bot(
-            rasa_url=rasa_url, action_url=action_url, processes=processes,
+            rasa_url=rasa_url, action_url=action_url, processes=group.processes,
             console_url=console_url, widget_url=widget_url,
         )
     finally:
-        _stop(processes)
-        for handle in logs:
-            handle.close()
+        group.stop()
+
+
+def announce(bot: Bot, settings: Settings, started: float) -> None:
+    print(
+        f"\n金融客服助手 is ready ({time.monotonic() - started:.0f}s).\n"
+        f"  Rasa server (REST + socket.io): {bot.rasa_url}\n"
+        f"  Action server:                  {bot.action_url}\n"
+        f"  Agents' console:                {bot.console_url}  (demo agents: make run listed them above)\n"
+        f"  Web chat widget (demo page):    {bot.widget_url}/\n"
+        f"  Logs:                           {settings.var_dir / 'log'}\n\n"
+        "Talk to it over REST:\n"
+        f"  curl -s {bot.rasa_url}/webhooks/rest/webhook -H 'Content-Type: application/json' "
+        "-d '{\"sender\": \"demo\", \"message\": \"人工服务几点上班\"}'\n"
+        "Or interactively, in another terminal:\n"
+        "  make shell\n\n"
+        "Ctrl-C stops all servers.",
+        flush=True,
+    )
+
+
+def serve_until_interrupted(bot: Bot) -> None:
+    try:
+        while all(process.poll() is None for process in bot.processes):
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
 
 
 def main() -> int:
@@ -181,26 +236,8 @@ def main() -> int:
         console_port=settings.console_port,
         widget_port=settings.widget_port,
     ) as bot:
-        print(
-            f"\n金融客服助手 is ready ({time.monotonic() - started:.0f}s).\n"
-            f"  Rasa server (REST + socket.io): {bot.rasa_url}\n"
-            f"  Action server:                  {bot.action_url}\n"
-            f"  Agents' console:                {bot.console_url}  (demo agents: make run listed them above)\n"
-            f"  Web chat widget (demo page):    {bot.widget_url}/\n"
-            f"  Logs:                           {settings.var_dir / 'log'}\n\n"
-            "Talk to it over REST:\n"
-            f"  curl -s {bot.rasa_url}/webhooks/rest/webhook -H 'Content-Type: application/json' "
-            "-d '{\"sender\": \"demo\", \"message\": \"人工服务几点上班\"}'\n"
-            "Or interactively, in another terminal:\n"
-            "  make shell\n\n"
-            "Ctrl-C stops all servers.",
-            flush=True,
-        )
-        try:
-            while all(process.poll() is None for process in bot.processes):
-                time.sleep(1)
-        except KeyboardInterrupt:
-            pass
+        announce(bot, settings, started)
+        serve_until_interrupted(bot)
     return 0
 
 

@@ -98,6 +98,18 @@ class Settings(BaseSettings):
     # Shared caches (WeChat message de-duplication and access token, console
     # presence) in Redis for the scale-out deployment; unset: in process.
     redis_url: Optional[str] = None
+    # Every key and pub/sub channel this deployment uses in Redis starts with
+    # this, so several deployments (or test runs) can share one Redis.
+    redis_key_prefix: str = "jrkf:"
+
+    # The scale-out deployment (`make run-scaled`, bot.scaleout): Rasa's
+    # tracker store in this database (an SQLAlchemy URL; PostgreSQL), the lock
+    # store in Redis (redis_url), and this many Rasa and action-server
+    # replicas behind nginx on rasa_port and action_port.
+    tracker_store_url: Optional[str] = None
+    rasa_replicas: int = 2
+    action_replicas: int = 2
+    nginx_path: Path = Path("/usr/sbin/nginx")
 
     class Config:
         env_prefix = "BOT_"
