@@ -32,7 +32,8 @@ QUIET_WHEN_FAILING = frozenset({"action_faq_followup", "action_featured_question
 def apologising_remote_action():
     """RemoteAction's subclass; built lazily so importing this module is cheap."""
     from rasa.core.actions import action as rasa_actions
-    from rasa.shared.core.events import BotUttered, UserUttered
+    from rasa.shared.core.constants import ACTION_LISTEN_NAME
+    from rasa.shared.core.events import BotUttered, FollowupAction, UserUttered
     from rasa.shared.exceptions import RasaException
 
     class ApologisingRemoteAction(rasa_actions.RemoteAction):
@@ -45,8 +46,15 @@ def apologising_remote_action():
                 logger.exception("custom action %s failed", self.name())
                 if self.name() in QUIET_WHEN_FAILING:
                     return []
+                # Apologise once and end the turn: otherwise the policies
+                # predict the next custom action (the core fallback, say),
+                # which fails too, and the customer hears the apology up to
+                # Rasa's limit of ten actions per turn.
                 texts = (e.text for e in reversed(tracker.events) if isinstance(e, UserUttered))
-                return [BotUttered(text=in_script(UNAVAILABLE, customer_script(texts)))]
+                return [
+                    BotUttered(text=in_script(UNAVAILABLE, customer_script(texts))),
+                    FollowupAction(ACTION_LISTEN_NAME),
+                ]
 
     return ApologisingRemoteAction
 

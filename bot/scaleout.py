@@ -174,7 +174,11 @@ def nginx_config(
         f"    access_log {workdir / 'access.log'} upstreams;\n"
         f"    client_body_temp_path {workdir / 'tmp'};\n"
         f"    proxy_temp_path {workdir / 'tmp'};\n"
+        # Bodies and answers stay in memory, never in temporary files (nginx's
+        # workers may run as another user than the one owning the work dir).
         "    client_max_body_size 1m;\n"
+        "    client_body_buffer_size 1m;\n"
+        "    proxy_max_temp_file_size 0;\n"
         "    map $http_upgrade $connection_upgrade { default upgrade; '' close; }\n"
         + upstream("rasa", rasa_ports)
         + upstream("actions", action_ports)

@@ -44,3 +44,20 @@ def test_a_lookup_apologises_instead_of_silence(bot_without_actions, sender):
 def test_the_apology_follows_the_customers_script(bot_without_actions, sender):
     replies = texts(send(bot_without_actions.rasa_url, sender, "幫我查一下申請進度 SQ202611200001"))
     assert "抱歉，查詢和預約服務暫時不可用" in "".join(t or "" for t in replies)
+
+
+def test_one_apology_per_message_and_the_bot_listens_again(bot_without_actions, sender):
+    """A failing lookup, then a wrong answer and giving up: each message gets
+    at most one apology, and every turn ends with the bot listening."""
+    import json
+    import urllib.request
+
+    for message in ["帮我查下 SQ2026 1120 0003 的进度", "0000", "算了"]:
+        replies = texts(send(bot_without_actions.rasa_url, sender, message))
+        assert replies.count(UNAVAILABLE) <= 1, (message, replies)
+    url = f"{bot_without_actions.rasa_url}/conversations/{sender}/tracker"
+    with urllib.request.urlopen(url, timeout=30) as response:
+        events = json.load(response)["events"]
+    actions = [e["name"] for e in events if e["event"] == "action"]
+    assert actions[-1] == "action_listen"
+    assert actions.count("action_core_fallback") <= 1

@@ -135,20 +135,24 @@ async def events_of(http: aiohttp.ClientSession, url: str, sender: str) -> List[
 
 def turns_of(events: List[dict]) -> List[Tuple[str, List[str]]]:
     """(customer text, the bot's texts) per customer message, in order.
-    Fails when a message was taken before the previous turn ended (Rasa
-    listens again, action_listen, at the end of every turn): that is what
-    two replicas processing one conversation at once would leave."""
+    Fails when a message was taken before the previous turn ended (a turn
+    ends when Rasa listens again, action_listen, or when the turn is undone,
+    a rewind, as the core fallback does): that is what two replicas
+    processing one conversation at once would leave."""
     turns: List[Tuple[str, List[str]]] = []
     previous = None
     for event in events:
         if event["event"] == "user":
-            assert previous is not None and previous.get("name") == "action_listen", (
-                f"message {event['text']!r} taken in the middle of a turn: {previous}"
+            ended = previous is not None and (
+                previous["event"] == "rewind" or previous.get("name") == "action_listen"
+            )
+            assert ended, f"message {event['text']!r} taken in the middle of a turn: " + ", ".join(
+                f"{e['event']}:{e.get('name') or e.get('text') or ''}" for e in events
             )
             turns.append((event["text"], []))
         elif event["event"] == "bot" and turns:
             turns[-1][1].append(event.get("text"))
-        if event["event"] in ("user", "action"):
+        if event["event"] in ("user", "action", "rewind"):
             previous = event
     return turns
 
@@ -187,7 +191,8 @@ async def test_concurrent_messages_of_one_conversation_are_taken_one_at_a_time(s
     replicas = [replica.url for replica in scaled.rasa_replicas]
     sender = f"burst-{uuid.uuid4().hex[:10]}"
     messages = ["人工服务几点上班", "怎么投诉", "手续费怎么收", "你是机器人吗",
-                "开户要带什么材料", "理财产品有风险吗"]
+                "开户要带什么材料", "理财产品有风险吗", "我的个人信息会被泄露吗",
+                "怎么注册账户", "满意度调查是什么", "谢谢"]
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as http:
         replies = await asyncio.gather(*(
             say(http, replicas[i % 2], sender, message) for i, message in enumerate(messages)
