@@ -1,5 +1,7 @@
-"""`rasa run` with one change: a custom action the action server cannot run
-makes the bot apologise instead of going silent.
+"""`rasa run` with two changes to Rasa's ``RemoteAction``: a custom action
+the action server cannot run makes the bot apologise instead of going
+silent, and the action server's answers are validated without re-checking
+the schema itself every time.
 
     python -m bot.rasa_server run --model models/bot.tar.gz ...   # rasa's CLI
 
@@ -13,11 +15,20 @@ while the action server is down; actions that only add extras (related
 questions, 猜你想问) fail quietly rather than apologise after a good answer.
 A form's rejection (``ActionExecutionRejection``) is not a failure and passes
 through untouched. `bot.launch` and the tests start Rasa through this module.
+
+Validation: Rasa calls ``jsonschema.validate(result, spec)`` on every answer
+of the action server, and with jsonschema 4.17 that first checks ``spec``
+against the 2020-12 metaschema: 84 ms per custom action on this machine,
+about 60% of the Rasa server's time under load (py-spy, ``python -m
+bot.bench --profile``), against 0.8 ms with a validator built once. The same
+checks, in the same order, with the same error, run on a validator built on
+first use.
 """
 from __future__ import annotations
 
 import logging
 import sys
+from functools import lru_cache
 from typing import Any, List
 
 from bot.script import customer_script, in_script
@@ -32,6 +43,7 @@ QUIET_WHEN_FAILING = frozenset({"action_faq_followup", "action_featured_question
 def apologising_remote_action():
     """RemoteAction's subclass; built lazily so importing this module is cheap."""
     from rasa.core.actions import action as rasa_actions
+    from rasa.shared.constants import DOCS_BASE_URL
     from rasa.shared.core.constants import ACTION_LISTEN_NAME
     from rasa.shared.core.events import BotUttered, FollowupAction, UserUttered
     from rasa.shared.exceptions import RasaException
@@ -56,7 +68,33 @@ def apologising_remote_action():
                     FollowupAction(ACTION_LISTEN_NAME),
                 ]
 
+        def _validate_action_result(self, result) -> bool:
+            from jsonschema.exceptions import best_match
+
+            error = best_match(_response_validator().iter_errors(result))
+            if error is not None:
+                error.message += (  # Rasa's own addition to the message
+                    ". Failed to validate Action server response from API, "
+                    "make sure your response from the Action endpoint is valid. "
+                    f"For more information about the format visit {DOCS_BASE_URL}/custom-actions"
+                )
+                raise error
+            return True
+
     return ApologisingRemoteAction
+
+
+@lru_cache(maxsize=None)
+def _response_validator():
+    """jsonschema.validate's checks, done once: Rasa's response schema against
+    its metaschema, then a validator of its draft."""
+    from jsonschema import validators
+    from rasa.core.actions.action import RemoteAction
+
+    spec = RemoteAction.action_response_format_spec()
+    validator_class = validators.validator_for(spec)
+    validator_class.check_schema(spec)
+    return validator_class(spec)
 
 
 def install() -> None:

@@ -135,37 +135,37 @@ async def test_failed_logins_are_limited_per_username_and_address(db, calendar, 
     assert _audit(db).count((AuditAction.LOGIN_FAILED, "rate limited: agent1")) == 1
 
 
-def test_the_rate_limiter_forgets_failures_after_the_window_and_on_success():
+async def test_the_rate_limiter_forgets_failures_after_the_window_and_on_success():
     now = [0.0]
     limiter = LoginRateLimiter(max_failures=2, window=60, clock=lambda: now[0])
     key = limiter.key(" Agent1 ", "10.0.0.1")
     assert key == ("agent1", "10.0.0.1")
-    assert limiter.attempt(key) is None
+    assert await limiter.attempt(key) is None
     now[0] = 10
-    assert limiter.attempt(key) is None
-    assert limiter.attempt(key) == pytest.approx(50)
-    assert limiter.attempt(limiter.key("agent1", "10.0.0.2")) is None
+    assert await limiter.attempt(key) is None
+    assert await limiter.attempt(key) == pytest.approx(50)
+    assert await limiter.attempt(limiter.key("agent1", "10.0.0.2")) is None
     now[0] = 61
-    assert limiter.attempt(key) is None  # the first attempt left the window
-    limiter.succeeded(key)
-    assert limiter.attempt(key) is None and limiter.attempt(key) is None
+    assert await limiter.attempt(key) is None  # the first attempt left the window
+    await limiter.succeeded(key)
+    assert await limiter.attempt(key) is None and await limiter.attempt(key) is None
 
 
-def test_the_rate_limiter_remembers_a_bounded_number_of_keys():
+async def test_the_rate_limiter_remembers_a_bounded_number_of_keys():
     limiter = LoginRateLimiter(max_failures=1, window=60, max_keys=2)
     for name in ("a", "b", "c"):
-        limiter.attempt(limiter.key(name, "ip"))
-    assert limiter.attempt(limiter.key("a", "ip")) is None  # forgotten, the oldest
-    assert limiter.attempt(limiter.key("c", "ip")) is not None
+        await limiter.attempt(limiter.key(name, "ip"))
+    assert await limiter.attempt(limiter.key("a", "ip")) is None  # forgotten, the oldest
+    assert await limiter.attempt(limiter.key("c", "ip")) is not None
 
 
-def test_revoked_sessions_expire_and_tokens_compare_safely():
+async def test_revoked_sessions_expire_and_tokens_compare_safely():
     now = [100.0]
     revoked = RevokedSessions(clock=lambda: now[0])
-    revoked.revoke("sid", until=200)
-    assert revoked.is_revoked("sid") and not revoked.is_revoked("other")
+    await revoked.revoke("sid", until=200)
+    assert await revoked.is_revoked("sid") and not await revoked.is_revoked("other")
     now[0] = 201
-    assert not revoked.is_revoked("sid")
+    assert not await revoked.is_revoked("sid")
     assert tokens_match("abc", "abc")
     assert not tokens_match("abc", "abd")
     assert not tokens_match(None, None) and not tokens_match("", "")

@@ -9,7 +9,10 @@ One job per module:
 - ``context``: the console's configuration, its application keys, the clock
   and ``run_db()`` (one unit of work per request, off the event loop);
 - ``security``: CSRF tokens, the Origin check, security headers, the login
-  rate limit and revoked sessions (in memory for now);
+  rate limit and revoked sessions (in this process's memory);
+- ``shared_state``: with ``BOT_REDIS_URL`` (several console processes),
+  the hub's events, presence, the login rate limit and revoked sessions in
+  Redis; without it, the in-process ones;
 - ``auth``: the session cookie, ``/login``, ``/logout`` and the middleware
   that requires a logged-in agent and a CSRF token;
 - ``errors``: domain exceptions to HTTP statuses with Chinese messages, in
@@ -17,6 +20,7 @@ One job per module:
 - ``api``: the JSON API; ``views``: what a case looks like to an agent
   (personal numbers masked);
 - ``hub``: the websocket and the hub that tells agents what changed;
+- ``presence``: which agents have the console open (in process);
 - ``delivery``: ``CustomerLine``, the way to customers: events appended to
   their Rasa conversation and sent on their own channel;
 - ``inbound``: customers' messages relayed by Rasa (``bot.handoff.relay``)
@@ -24,5 +28,5 @@ One job per module:
 - ``watcher``: the SLA watcher (warn before the first-response deadline,
   escalate after it, tell a customer still waiting);
 
-Nothing here touches the database, the network or the environment at import time.
+Nothing here touches the database, Redis, the network or the environment at import time.
 """

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from bot.console import views
 from bot.console.auth import identity_of
-from bot.console.context import CUSTOMER_LINE, HUB, ConsoleConfig, config, run_as_agent
+from bot.console.context import CUSTOMER_LINE, HUB, PRESENCE, ConsoleConfig, config, run_as_agent
 from bot.console.errors import ApiError, CaseNotFound, json_response
 from bot.console.hub import CASE_CHANGED, QUEUE_CHANGED
 from bot.handoff import customer_texts
@@ -180,12 +180,15 @@ async def case_detail(request: web.Request) -> web.Response:
 
 
 async def colleagues(request: web.Request) -> web.Response:
-    """Active agents, for choosing whom to transfer, consult or reassign to."""
+    """Active agents, for choosing whom to transfer, consult or reassign to;
+    ``online``: the agent has the console open now (on any console process)."""
 
     def work(session: Session, agent: Agent):
-        return [views.agent_me(a) for a in AgentRepository(session).all(active_only=True)]
+        return [(a.id, views.agent_me(a)) for a in AgentRepository(session).all(active_only=True)]
 
-    return json_response({"agents": await run_as_agent(request, work)})
+    agents = await run_as_agent(request, work)
+    online = await request.app[PRESENCE].online()
+    return json_response({"agents": [{**a, "online": i in online} for i, a in agents]})
 
 
 async def canned_replies(request: web.Request) -> web.Response:

@@ -4,7 +4,8 @@
     web.run_app(app, host=..., port=...)    # or: python -m bot.console
 
 Nothing happens at import time; ``create_app`` reads settings and builds
-the application, the database is first touched by a request.
+the application, the database is first touched by a request, and Redis
+(``BOT_REDIS_URL``, the scale-out deployment) is connected on startup.
 
 Middlewares, outermost first: the session (aiohttp-session, encrypted
 cookie), errors (one place turns every failure into a status and a Chinese
@@ -27,19 +28,13 @@ from cryptography.fernet import Fernet
 from bot.booking.calendar import ServiceCalendar, get_calendar
 from bot import clock as bot_clock
 from bot.console import api, auth, inbound
-from bot.console.context import (
-    CONFIG,
-    CUSTOMER_LINE,
-    HUB,
-    LOGIN_LIMITER,
-    REVOKED_SESSIONS,
-    ConsoleConfig,
-)
+from bot.console.context import CONFIG, CUSTOMER_LINE, HUB, ConsoleConfig
 from bot.console.delivery import CustomerLine
 from bot.console.errors import error_middleware
-from bot.console.hub import Hub, websocket
+from bot.console.hub import websocket
+from bot.console.security import LoginRateLimiter, add_security_headers
+from bot.console.shared_state import install_state
 from bot.console.watcher import sla_watcher
-from bot.console.security import LoginRateLimiter, RevokedSessions, add_security_headers
 from bot.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -73,7 +68,11 @@ def create_app(
     ``clock`` returns the aware current time (tests fix it).
     ``customer_line`` reaches customers through Rasa (default: the Rasa
     server of the settings). ``sla_check_seconds``: how often the SLA watcher
-    runs (default from the settings; 0 turns it off, as unit tests do)."""
+    runs (default from the settings; 0 turns it off, as unit tests do).
+
+    With ``redis_url`` in the settings, the hub's events, presence, the login
+    rate limit and logouts are shared with the other console processes
+    through Redis (``shared_state``); unset, they stay in this process."""
     settings = settings or get_settings()
     app = web.Application(
         middlewares=[
@@ -102,10 +101,9 @@ def create_app(
         session_max_age=session_max_age,
         internal_token=settings.internal_token,
     )
-    app[HUB] = Hub()
+    # Before the SLA watcher's cleanup context: Redis is up while it publishes.
+    install_state(app, settings, login_limiter=login_limiter)
     app[CUSTOMER_LINE] = customer_line or CustomerLine(settings.rasa_base_url, settings.rasa_token)
-    app[LOGIN_LIMITER] = login_limiter or LoginRateLimiter()
-    app[REVOKED_SESSIONS] = RevokedSessions()
 
     app.router.add_get("/", index)
     app.router.add_get("/login", auth.login_token)

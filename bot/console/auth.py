@@ -60,7 +60,7 @@ async def current_identity(request: web.Request) -> Optional[Identity]:
     agent_id, sid, csrf = session.get(AGENT_ID), session.get(SESSION_ID), session.get(CSRF)
     if not isinstance(agent_id, int) or not isinstance(sid, str) or not isinstance(csrf, str):
         return None
-    if request.app[REVOKED_SESSIONS].is_revoked(sid):
+    if await request.app[REVOKED_SESSIONS].is_revoked(sid):
         return None
     return Identity(agent_id, sid, csrf)
 
@@ -141,7 +141,7 @@ async def login(request: web.Request) -> web.Response:
 
     limiter = request.app[LOGIN_LIMITER]
     key = limiter.key(username, request.remote)
-    wait = limiter.attempt(key)  # counted as a failure until it succeeds
+    wait = await limiter.attempt(key)  # counted as a failure until it succeeds
     at = config(request).now()
     if wait is not None:
         await run_db(request, lambda session: _audit_refused_login(session, username, at))
@@ -155,7 +155,7 @@ async def login(request: web.Request) -> web.Response:
     agent = await run_db(request, authenticate)
     if agent is None:
         raise ApiError(401, LOGIN_FAILED)
-    limiter.succeeded(key)
+    await limiter.succeeded(key)
 
     session = await new_session(request)
     csrf = _start(session, agent["id"])
@@ -171,7 +171,8 @@ async def logout(request: web.Request) -> web.Response:
         request,
         lambda session, agent: AuditRepository(session).record(AuditAction.LOGOUT, at, agent=agent),
     )
-    request.app[REVOKED_SESSIONS].revoke(identity.sid, time.time() + config(request).session_max_age)
+    until = time.time() + config(request).session_max_age
+    await request.app[REVOKED_SESSIONS].revoke(identity.sid, until)
     (await get_session(request)).invalidate()
     await request.app[HUB].close_session(identity.sid)
     return json_response({"ok": True})

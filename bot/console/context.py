@@ -22,6 +22,7 @@ from bot.handoff.models import Agent
 if TYPE_CHECKING:  # pragma: no cover  (bot.console.hub imports this module)
     from bot.console.delivery import CustomerLine
     from bot.console.hub import Hub
+    from bot.console.presence import Presence
 
 T = TypeVar("T")
 
@@ -50,6 +51,7 @@ HUB: "web.AppKey[Hub]" = web.AppKey("console_hub")
 CUSTOMER_LINE: "web.AppKey[CustomerLine]" = web.AppKey("console_customer_line")
 LOGIN_LIMITER = web.AppKey("console_login_limiter", LoginRateLimiter)
 REVOKED_SESSIONS = web.AppKey("console_revoked_sessions", RevokedSessions)
+PRESENCE: "web.AppKey[Presence]" = web.AppKey("console_presence")
 
 
 def config(request: web.Request) -> ConsoleConfig:

@@ -4,25 +4,31 @@ Events carry no content, only what changed (``{"type": "queue_changed"}``,
 ``{"type": "case_changed", "number": ...}``): each browser then re-reads
 through the API, where the repositories decide what this agent may see.
 
-The hub is in-process, like aiohttp's ``chat`` demo: it knows only the
-sockets of this process and the changes made through it. With several
-console processes, ``Hub.publish`` becomes a Redis pub/sub ``PUBLISH`` (or
-PostgreSQL ``NOTIFY``) and each process relays what it hears to its own
-sockets; the bot process opening cases will publish ``queue_changed`` the
-same way. Until then browsers also refresh the queue every 30 seconds.
+``Hub.publish`` sends an event to this process's own sockets at once and,
+with several console processes (``BOT_REDIS_URL`` set), hands it to an
+``EventBus``: ``shared_state.RedisEventBus`` PUBLISHes it on a Redis
+channel, and every process relays what it hears from the others to its own
+sockets (``Hub.deliver``); a logout closes the session's sockets on every
+process the same way. Without Redis the hub is in-process, like
+aiohttp's ``chat`` demo. Browsers also refresh the queue every 30 seconds,
+which covers an event lost while Redis was unreachable.
+
+The websocket handler also tells presence (``bot.console.presence``) when
+an agent's socket joins and leaves.
 """
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import secrets
 from dataclasses import dataclass, field
-from typing import Any, Set
+from typing import Any, FrozenSet, List, Optional, Protocol, Set
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from bot.console.auth import require_identity
-from bot.console.context import CONFIG, HUB, run_as_agent
+from bot.console.context import CONFIG, HUB, PRESENCE, run_as_agent
 from bot.console.errors import ApiError
 from bot.console.security import origin_allowed
 
@@ -40,11 +46,27 @@ class Connection:
     agent_id: int
     sid: str
     closing: bool = field(default=False)
+    # Tells this socket from the agent's others (other tabs, other processes).
+    key: str = field(default_factory=lambda: secrets.token_hex(8))
+
+
+class EventBus(Protocol):
+    """The other console processes' hubs (``shared_state.RedisEventBus``).
+    Its methods never raise: an unreachable bus is logged, not a failure."""
+
+    async def publish(self, payload: str) -> None:
+        """Have the other processes deliver ``payload`` to their sockets."""
+        ...
+
+    async def close_session(self, sid: str) -> None:
+        """Have the other processes close the sockets of session ``sid``."""
+        ...
 
 
 class Hub:
-    def __init__(self) -> None:
+    def __init__(self, bus: Optional[EventBus] = None) -> None:
         self._connections: Set[Connection] = set()
+        self.bus = bus
 
     def __len__(self) -> int:
         return len(self._connections)
@@ -57,10 +79,25 @@ class Hub:
     def unregister(self, connection: Connection) -> None:
         self._connections.discard(connection)
 
+    def live(self) -> List[Connection]:
+        """This process's sockets that are neither closing nor closed."""
+        return [c for c in self._connections if not c.closing and not c.ws.closed]
+
+    def agent_ids(self) -> FrozenSet[int]:
+        """The agents with a live socket on this process."""
+        return frozenset(c.agent_id for c in self.live())
+
     async def publish(self, event_type: str, **data: Any) -> None:
-        """Send the event to every connected agent; a socket that fails is dropped."""
+        """Send the event to every connected agent, here and (with a bus) on
+        the other console processes."""
         payload = json.dumps({"type": event_type, **data}, ensure_ascii=False)
-        connections = [c for c in self._connections if not c.closing and not c.ws.closed]
+        await self.deliver(payload)
+        if self.bus is not None:
+            await self.bus.publish(payload)
+
+    async def deliver(self, payload: str) -> None:
+        """Send ``payload`` to this process's sockets; a socket that fails is dropped."""
+        connections = self.live()
         results = await asyncio.gather(
             *(self._send(connection, payload) for connection in connections),
             return_exceptions=True,
@@ -71,7 +108,13 @@ class Hub:
                 self.unregister(connection)
 
     async def close_session(self, sid: str) -> None:
-        """Close the sockets of a session that logged out."""
+        """Close the sockets of a session that logged out, here and (with a
+        bus) on the other console processes."""
+        await self.close_local_session(sid)
+        if self.bus is not None:
+            await self.bus.close_session(sid)
+
+    async def close_local_session(self, sid: str) -> None:
         await self._close([c for c in self._connections if c.sid == sid], WSCloseCode.OK)
 
     async def close_all(self) -> None:
@@ -101,9 +144,10 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
 
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=4096)
     await ws.prepare(request)
-    hub = request.app[HUB]
+    hub, presence = request.app[HUB], request.app[PRESENCE]
     connection = hub.register(ws, identity.agent_id, identity.sid)
     try:
+        await presence.joined(connection)
         await ws.send_str(json.dumps({"type": "hello"}))
         async for message in ws:
             if message.type is WSMsgType.TEXT and message.data == "ping":
@@ -116,6 +160,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         logger.info("console websocket lost: %r", error)
     finally:
         hub.unregister(connection)
+        await presence.left(connection)
         if not ws.closed:
             await ws.close()
     return ws

@@ -1,9 +1,10 @@
 """CSRF tokens, the Origin check, security headers and the in-memory guards.
 
-The login rate limit and the revoked-session list live in this process's
-memory: enough for one console process. Running several behind a load
-balancer moves both to Redis (``INCR`` + ``EXPIRE`` per username+IP key,
-``SET sid EX max_age`` for revoked sessions), behind these same methods.
+The login rate limit and the revoked-session list here live in this
+process's memory: enough for one console process. With several behind a
+load balancer (``BOT_REDIS_URL`` set), ``shared_state`` subclasses them to
+keep both in Redis, behind these same (async) methods, and falls back to
+this memory while Redis is unreachable.
 """
 from __future__ import annotations
 
@@ -114,7 +115,7 @@ class LoginRateLimiter:
     def key(username: str, ip: Optional[str]) -> Tuple[str, str]:
         return (username.strip().lower()[:64], ip or "")
 
-    def attempt(self, key: Tuple[str, str]) -> Optional[float]:
+    async def attempt(self, key: Tuple[str, str]) -> Optional[float]:
         """Count a login attempt of the pair before its password is checked:
         None when it may go ahead, else the seconds until it may try again.
         Counting first keeps concurrent attempts from slipping past the
@@ -131,7 +132,7 @@ class LoginRateLimiter:
                 self._failures.popitem(last=False)
             return None
 
-    def succeeded(self, key: Tuple[str, str]) -> None:
+    async def succeeded(self, key: Tuple[str, str]) -> None:
         with self._lock:
             self._failures.pop(key, None)
 
@@ -159,12 +160,12 @@ class RevokedSessions:
         self._until: Dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def revoke(self, sid: str, until: float) -> None:
+    async def revoke(self, sid: str, until: float) -> None:
         with self._lock:
             self._prune()
             self._until[sid] = until
 
-    def is_revoked(self, sid: str) -> bool:
+    async def is_revoked(self, sid: str) -> bool:
         with self._lock:
             until = self._until.get(sid)
             return until is not None and until > self._clock()

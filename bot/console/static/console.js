@@ -152,7 +152,10 @@
 
   function startLive() {
     stopLive();
-    state.pollTimer = setInterval(refresh, POLL_MS);
+    state.pollTimer = setInterval(function () {
+      refresh();
+      loadAgents(true);
+    }, POLL_MS);
     connect();
   }
 
@@ -176,6 +179,7 @@
       state.wsDelay = 1000;
       $('live').textContent = '实时';
       $('live').className = 'live on';
+      loadAgents(true);  // who is online, now this agent is too
     };
     ws.onmessage = function (event) {
       var data;
@@ -328,11 +332,14 @@
     }, failed);
   }
 
-  function loadAgents() {
+  // Colleagues, and whether each has the console open (在线) right now. The
+  // poll reloads them: ``keepChoice`` keeps a colleague already chosen.
+  function loadAgents(keepChoice) {
     api('GET', '/api/agents').then(function (data) {
       state.agents = data.agents;
       ['transfer-to', 'reassign-to'].forEach(function (id) {
         var select = $(id);
+        var chosen = select.value;
         clear(select);
         if (id === 'reassign-to') {
           var placeholder = el('option', '选择新的责任人…');
@@ -340,12 +347,15 @@
           select.appendChild(placeholder);
         }
         data.agents.forEach(function (agent) {
-          var option = el('option', agent.display_name + '（' + agent.username + '）');
+          var option = el('option', agent.display_name + '（' + agent.username + '）' +
+            (agent.online ? ' · 在线' : ' · 离线'));
           option.value = agent.username;
           select.appendChild(option);
         });
+        if (keepChoice) select.value = chosen;
+        if (select.selectedIndex < 0) select.selectedIndex = 0;
       });
-      resetReassign();
+      resetReassign(keepChoice);
     }, failed);
   }
 
