@@ -15,7 +15,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: run run-scaled test install data validate train shell evaluate clean chromium nginx
+.PHONY: run run-scaled test install data validate train shell evaluate report bench clean chromium nginx
 
 run: data validate $(MODEL)
 	$(PY) -m bot.db.seed --list
@@ -75,6 +75,15 @@ shell: install
 
 evaluate: $(MODEL)
 	$(PY) -m bot.evaluate
+
+# Issue 6's figures (README, "Figures"). Both are long: the report trains the
+# plain Rasa recipe (config/baseline.yml) when it is stale and runs a 5-fold
+# cross-validation of ours; the benchmark drives both bots at N = 1…100.
+report: $(MODEL)
+	$(PY) -m bot.report
+
+bench: $(MODEL)
+	$(PY) -m bot.bench
 
 clean:
 	rm -rf models var .pytest_cache

@@ -10,23 +10,14 @@ rejects any that leak into faq/ or data/).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 import time
+from pathlib import Path
 
-from bot.evaluation import Report, heldout_cases
+from bot.evaluation import heldout_cases
+from bot.report import score
 from bot.settings import get_settings
-
-
-async def evaluate(model_path: str, heldout_dir) -> Report:
-    from rasa.core.agent import Agent
-
-    agent = Agent.load(model_path)
-    report = Report()
-    for case in heldout_cases(heldout_dir):
-        report.add(case, await agent.parse_message(case.text))
-    return report
 
 
 def main(argv=None) -> int:
@@ -36,7 +27,7 @@ def main(argv=None) -> int:
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = parser.parse_args(argv)
     started = time.monotonic()
-    report = asyncio.run(evaluate(args.model, settings.heldout_dir))
+    report = score(Path(args.model), heldout_cases(settings.heldout_dir))
     if args.json:
         print(json.dumps(report.summary(), ensure_ascii=False, indent=2))
     else:

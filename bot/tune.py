@@ -11,59 +11,25 @@ the training time. tests/heldout/ is not read.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import hashlib
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import List, Tuple
+from typing import List
 
 import yaml
 
 from bot.evaluation import Case, Report
 from bot.faq.generate import nlu_yaml
-from bot.faq.library import load_library
-from bot.settings import ROOT, get_settings
-
-
-def in_dev(text: str, share: float) -> bool:
-    digest = hashlib.sha256(text.encode("utf-8")).digest()
-    return digest[0] / 256 < share
-
-
-def split_library(share: float) -> Tuple[object, List[Case]]:
-    library = load_library(get_settings().faq_dir)
-    dev: List[Case] = []
-    for entry in library.entries:
-        kept = [t for t in entry.similar if not in_dev(t, share)]
-        dev += [Case(t, "faq", entry.id) for t in entry.similar if in_dev(t, share)]
-        entry.similar[:] = kept
-    return library, dev
-
-
-def config_with(epochs: int, overrides: List[str]) -> dict:
-    """config.yml's pipeline with `epochs` and `Component.key=value` overrides."""
-    config = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
-    for component in config["pipeline"]:
-        if component["name"] in ("DIETClassifier", "ResponseSelector"):
-            component["epochs"] = epochs
-        for override in overrides:
-            target, _, assignment = override.partition(".")
-            key, _, value = assignment.partition("=")
-            if component["name"].split(".")[-1] == target:
-                component[key] = yaml.safe_load(value)
-    config.pop("policies", None)
-    return config
-
-
-async def parse_all(model: Path, cases: List[Case]) -> List[dict]:
-    from rasa.core.agent import Agent
-
-    agent = Agent.load(str(model))
-    return [await agent.parse_message(case.text) for case in cases]
+from bot.settings import ROOT
+from bot.training_split import (
+    config_with,
+    nlu_train_args,
+    parse_cases,
+    run_rasa,
+    split_library,
+)
 
 
 def gate_outcomes(cases: List[Case], parses: List[dict], threshold: float, ambiguity: float):
@@ -109,13 +75,9 @@ def main(argv=None) -> int:
             config = work / f"config-{epochs}.yml"
             config.write_text(yaml.safe_dump(config_with(epochs, args.set), allow_unicode=True))
             started = time.monotonic()
-            subprocess.run(
-                [sys.executable, "-m", "rasa", "train", "nlu", "--config", str(config),
-                 "--nlu", str(work / "nlu"), "--out", str(work), "--fixed-model-name", f"m{epochs}"],
-                cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )
+            run_rasa(nlu_train_args(config, work / "nlu", work, f"m{epochs}"))
             seconds = time.monotonic() - started
-            parses = asyncio.run(parse_all(work / f"m{epochs}.tar.gz", dev))
+            parses = parse_cases(work / f"m{epochs}.tar.gz", dev)
             report = Report()
             for case, parse in zip(dev, parses):
                 report.add(case, parse)

@@ -65,3 +65,26 @@ def test_messages_without_a_selector_result_are_left_alone():
     msg = Message({"text": "你好"})
     ranker(0.5)._rerank(msg, {"faq/a": 1.0})
     assert msg.get("response_selector") is None
+
+
+def test_a_persisted_model_loads_back_with_the_same_probabilities(tmp_path):
+    import numpy as np
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(7)
+    features = rng.random((30, 12))
+    labels = [f"faq/{'abc'[i % 3]}" for i in range(30)]
+    storage = LocalModelStorage(tmp_path)
+    resource = Resource("faq_linear_ranker")
+    config = FaqLinearRanker.get_default_config()
+    trained = FaqLinearRanker(config, storage, resource, LogisticRegression(C=10.0).fit(features, labels))
+    trained.persist()
+
+    loaded = FaqLinearRanker.load(config, storage, resource, None)
+    assert list(loaded.classifier.classes_) == ["faq/a", "faq/b", "faq/c"]
+    assert np.allclose(
+        loaded.classifier.predict_proba(features), trained.classifier.predict_proba(features)
+    )
+    assert FaqLinearRanker.fingerprint_addon(config), "the format is part of the cache key"

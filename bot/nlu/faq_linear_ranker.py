@@ -4,18 +4,25 @@ linear model over the same sparse features.
 Why: on this library's development split (``python -m bot.tune``) the
 ResponseSelector alone ranked the right entry first for 72.5% of unseen
 phrasings; blending in a linear classifier over the same word and character
-n-gram counts raised that to 79.3% (weight 0.8; README, "Figures"). This component trains scikit-learn's LogisticRegression (the model
-Rasa's own LogisticRegressionClassifier uses, persisted the same way with
-skops) on the ``faq/<id>`` examples, and blends its probabilities with the
+n-gram counts raised that to 79.3% (weight 0.8; README, "Figures"). This
+component trains scikit-learn's LogisticRegression (the model Rasa's own
+LogisticRegressionClassifier uses) on the ``faq/<id>`` examples, and blends
+its probabilities with the
 selector's confidences: ``weight * linear + (1 - weight) * selector``. The
 blended ranking replaces the selector's, so everything downstream (utter_faq,
 "您是不是想问", the confidence gate) works on the better ranking.
+
+Persistence: the model's arrays (classes, coefficients, intercepts) in one
+NumPy ``.npz`` file, read back with ``allow_pickle=False``: no code is
+loaded from the model, as with skops, but without importing skops, whose
+scan of scikit-learn's types took 2 s of the Rasa server's start (py-spy).
 """
 from __future__ import annotations
 
 import logging
 from typing import Any, Dict, List, Optional, Text
 
+import numpy as np
 from scipy.sparse import csr_matrix, vstack
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
@@ -29,6 +36,9 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 logger = logging.getLogger(__name__)
+
+MODEL_FILE = "faq_linear_ranker.npz"
+PERSISTENCE_FORMAT = "npz-1"
 
 
 @DefaultV1Recipe.register(
@@ -100,11 +110,21 @@ class FaqLinearRanker(GraphComponent):
         self.persist()
         return self._resource
 
-    def persist(self) -> None:
-        import skops.io as sio
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[Text, Any]) -> Optional[str]:
+        # Part of Rasa's training-cache key: a model persisted in an older
+        # format is trained again rather than taken from the cache.
+        return PERSISTENCE_FORMAT
 
+    def persist(self) -> None:
+        classifier = self.classifier
         with self._model_storage.write_to(self._resource) as model_dir:
-            sio.dump(self.classifier, model_dir / "faq_linear_ranker.skops")
+            np.savez(
+                model_dir / MODEL_FILE,
+                classes=np.asarray(classifier.classes_, dtype=str),
+                coef=classifier.coef_,
+                intercept=classifier.intercept_,
+            )
 
     @classmethod
     def load(
@@ -115,16 +135,15 @@ class FaqLinearRanker(GraphComponent):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> "FaqLinearRanker":
-        import skops.io as sio
-
         try:
             with model_storage.read_from(resource) as model_dir:
-                path = model_dir / "faq_linear_ranker.skops"
-                untrusted = sio.get_untrusted_types(file=path)
-                if untrusted:  # only scikit-learn and numpy types are expected
-                    raise ValueError(f"untrusted types in {path}: {untrusted}")
-                return cls(config, model_storage, resource, sio.load(path, trusted=False))
-        except (ValueError, FileNotFoundError) as error:
+                with np.load(model_dir / MODEL_FILE, allow_pickle=False) as arrays:
+                    classifier = LogisticRegression(C=config["C"])
+                    classifier.classes_ = arrays["classes"]
+                    classifier.coef_ = arrays["coef"]
+                    classifier.intercept_ = arrays["intercept"]
+                return cls(config, model_storage, resource, classifier)
+        except (ValueError, KeyError, FileNotFoundError) as error:
             logger.warning("FaqLinearRanker not loaded, selector ranking kept: %s", error)
             return cls(config, model_storage, resource)
 

@@ -1,0 +1,135 @@
+"""Watching the Rasa server process during the load benchmark: its resident
+memory (VmRSS from /proc, sampled) and, on request, a py-spy flame graph."""
+from __future__ import annotations
+
+import asyncio
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+
+def _status_kib(pid: int, field: str) -> Optional[int]:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])  # "VmRSS:   123456 kB"
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def children(pid: int) -> List[int]:
+    """Every descendant of ``pid`` (Linux /proc)."""
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        try:
+            with open(f"/proc/{parent}/task/{parent}/children", encoding="ascii") as handle:
+                kids = [int(k) for k in handle.read().split()]
+        except (OSError, ValueError):
+            kids = []
+        found += kids
+        frontier += kids
+    return found
+
+
+def rss_mib(pid: int) -> Optional[float]:
+    """Resident memory of ``pid`` and its descendants in MiB (the Rasa server
+    runs one process; a worker it forked would be counted too); None when
+    the process is gone."""
+    own = _status_kib(pid, "VmRSS")
+    if own is None:
+        return None
+    total = own + sum(_status_kib(child, "VmRSS") or 0 for child in children(pid))
+    return total / 1024
+
+
+class RssSampler:
+    """Samples ``rss_mib(pid)`` every ``interval`` seconds in the event loop
+    while the load runs; ``peak`` is the largest sample."""
+
+    def __init__(self, pid: int, interval: float = 0.5):
+        self.pid, self.interval = pid, interval
+        self.samples: List[float] = []
+        self._task: Optional[asyncio.Task] = None
+
+    def _sample(self) -> None:
+        value = rss_mib(self.pid)
+        if value is not None:
+            self.samples.append(value)
+
+    async def _loop(self) -> None:
+        while True:
+            self._sample()
+            await asyncio.sleep(self.interval)
+
+    async def __aenter__(self) -> "RssSampler":
+        self._task = asyncio.create_task(self._loop())
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        self._sample()
+
+    @property
+    def peak(self) -> Optional[float]:
+        return round(max(self.samples), 1) if self.samples else None
+
+    @property
+    def first(self) -> Optional[float]:
+        return round(self.samples[0], 1) if self.samples else None
+
+
+def py_spy_path() -> Optional[str]:
+    """py-spy next to this interpreter (the venv), else on PATH."""
+    beside = Path(sys.executable).parent / "py-spy"
+    return str(beside) if beside.exists() else shutil.which("py-spy")
+
+
+class Profiler:
+    """``py-spy record`` attached to a running process until stopped; writes
+    an SVG flame graph. Attaching needs ptrace (CAP_SYS_PTRACE or a permissive
+    Yama ptrace_scope)."""
+
+    def __init__(self, pid: int, svg: Path, log: Path, rate: int = 50):
+        self.pid, self.svg, self.log, self.rate = pid, svg, log, rate
+        self.process: Optional[subprocess.Popen] = None
+
+    def start(self) -> Optional[str]:
+        """None when started, else why not."""
+        executable = py_spy_path()
+        if executable is None:
+            return "py-spy is not installed (pip install py-spy into the venv)"
+        self.svg.parent.mkdir(parents=True, exist_ok=True)
+        self.svg.unlink(missing_ok=True)  # "written" must mean written by this run
+        with open(self.log, "wb") as log:
+            self.process = subprocess.Popen(
+                [executable, "record", "--pid", str(self.pid), "--output", str(self.svg),
+                 "--format", "flamegraph", "--rate", str(self.rate), "--subprocesses"],
+                stdout=log, stderr=subprocess.STDOUT,
+            )
+        return None
+
+    def stop(self) -> Tuple[bool, str]:
+        """(whether the SVG was written, what py-spy said)."""
+        if self.process is None:
+            return False, "not started"
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)  # py-spy writes its output on Ctrl-C
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        said = self.log.read_text(encoding="utf-8", errors="replace").strip()
+        written = self.svg.exists() and self.svg.stat().st_size > 0
+        return written, said[-2000:]
