@@ -1,7 +1,7 @@
-"""`rasa run` with two changes to Rasa's ``RemoteAction``: a custom action
-the action server cannot run makes the bot apologise instead of going
-silent, and the action server's answers are validated without re-checking
-the schema itself every time.
+"""`rasa run` with two changes to Rasa's ``RemoteAction`` and one speed-up:
+a custom action the action server cannot run makes the bot apologise
+instead of going silent; the action server's answers are validated without
+re-checking the schema itself every time; event types are looked up once.
 
     python -m bot.rasa_server run --model models/bot.tar.gz ...   # rasa's CLI
 
@@ -97,12 +97,34 @@ def _response_validator():
     return validator_class(spec)
 
 
+def cache_event_types() -> None:
+    """Rasa reads every stored event back by looking its type name up among
+    all subclasses of ``Event``, walked afresh for each event: 8% of the
+    server's time at 10 concurrent conversations (py-spy). Names found once
+    are remembered; unknown names still go to Rasa's lookup."""
+    from rasa.shared.core.events import Event
+
+    resolve = Event.resolve_by_type
+    known = {}
+
+    def resolve_by_type(type_name, default=None):
+        found = known.get(type_name)
+        if found is None:
+            found = resolve(type_name, default)
+            if found is not None and found is not default:
+                known[type_name] = found
+        return found
+
+    Event.resolve_by_type = staticmethod(resolve_by_type)
+
+
 def install() -> None:
     from rasa.core.actions import action as rasa_actions, forms as rasa_forms
 
     replacement = apologising_remote_action()
     rasa_actions.RemoteAction = replacement
     rasa_forms.RemoteAction = replacement
+    cache_event_types()
 
 
 def main() -> None:

@@ -88,3 +88,16 @@ def test_a_persisted_model_loads_back_with_the_same_probabilities(tmp_path):
         loaded.classifier.predict_proba(features), trained.classifier.predict_proba(features)
     )
     assert FaqLinearRanker.fingerprint_addon(config), "the format is part of the cache key"
+
+
+def test_its_probabilities_are_scikit_learns():
+    import numpy as np
+    from scipy.sparse import csr_matrix
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(3)
+    features = csr_matrix(rng.random((40, 25)) * (rng.random((40, 25)) > 0.7))
+    labels = [f"faq/{'abcd'[i % 4]}" for i in range(40)]
+    fitted = LogisticRegression(C=30.0, max_iter=1000).fit(features, labels)
+    ranker = FaqLinearRanker(FaqLinearRanker.get_default_config(), None, None, fitted)
+    assert np.allclose(ranker._probabilities(features), fitted.predict_proba(features))
