@@ -14,6 +14,7 @@ Test modules import what they use:
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import threading
@@ -59,16 +60,23 @@ def _postgres_server() -> Tuple[Optional[str], str]:
     return None, "; ".join(problems)
 
 
-@pytest.fixture(scope="session")
-def postgres_database_url() -> Iterator[str]:
+def unavailable(what: str, problem: str) -> None:
+    """A service the tests need is missing: fail under CI, else skip loudly."""
+    if os.environ.get("CI"):
+        pytest.fail(f"CI is set and {what} is unavailable: {problem}")
+    message = f"{what} tests skipped, {what} is unavailable: {problem}"
+    warnings.warn(message)
+    pytest.skip(message)
+
+
+@contextlib.contextmanager
+def fresh_postgres_database(prefix: str = "bot_test") -> Iterator[str]:
+    """A new, migrated PostgreSQL database ``<prefix>_<random hex>``,
+    dropped afterwards."""
     server_url, problem = _postgres_server()
     if server_url is None:
-        message = f"PostgreSQL tests skipped, no server answers: {problem}"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set and PostgreSQL is unreachable: {problem}")
-        warnings.warn(message)
-        pytest.skip(message)
-    name = f"bot_test_{secrets.token_hex(6)}"
+        unavailable("PostgreSQL", problem)
+    name = f"{prefix}_{secrets.token_hex(6)}"
     admin = create_engine(server_url, future=True, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
@@ -81,6 +89,12 @@ def postgres_database_url() -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_database_url() -> Iterator[str]:
+    with fresh_postgres_database() as url:
+        yield url
 
 
 @pytest.fixture(params=BACKENDS)

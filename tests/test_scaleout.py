@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import re
 import secrets
 import signal
 import uuid
-import warnings
 from datetime import timedelta
 from pathlib import Path
 from typing import Dict, List, Tuple
@@ -29,18 +27,16 @@ from typing import Dict, List, Tuple
 import aiohttp
 import pytest
 import socketio
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 
 from bot import clock
 from bot.booking.calendar import get_calendar
-from bot.db.engine import dispose_engine, unit_of_work
-from bot.db.migrate import upgrade
+from bot.db.engine import unit_of_work
 from bot.db.models import Appointment, AppointmentSlot
 from bot.db.seed import seed
 from bot.scaleout import running_scaled_bot
 from conftest import free_port
-from db_fixtures import _postgres_server
+from db_fixtures import fresh_postgres_database, unavailable
 from redis_fixtures import redis_server_url  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.server
@@ -56,56 +52,34 @@ SCRIPTS = [
 ]
 
 
-def _unavailable(what: str, problem: str):
-    if os.environ.get("CI"):
-        pytest.fail(f"CI is set and {what} is unavailable: {problem}")
-    message = f"scale-out tests skipped, {what} is unavailable: {problem}"
-    warnings.warn(message)
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="module")
 def scaled(tmp_path_factory, settings, redis_server_url):
     if not settings.model_path.exists():
         pytest.fail(f"no trained model at {settings.model_path}: run the tests with `make test`")
     if not Path(settings.nginx_path).exists():
-        _unavailable("nginx", f"{settings.nginx_path} is missing (.ci/ensure-nginx installs it)")
-    server_url, problem = _postgres_server()
-    if server_url is None:
-        _unavailable("PostgreSQL", problem)
-    redis_url = redis_server_url
-
-    name = f"bot_scaleout_{secrets.token_hex(6)}"
-    admin = create_engine(server_url, future=True, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    database_url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+        unavailable("nginx", f"{settings.nginx_path} is missing (.ci/ensure-nginx installs it)")
     prefix = f"scaleout{secrets.token_hex(4)}:"
     try:
-        upgrade(database_url)
-        with unit_of_work(database_url) as session:
-            seed(session)
-        with pytest.MonkeyPatch.context() as environment:
-            environment.setenv("DATABASE_URL", database_url)
-            environment.setenv("BOT_TRACKER_STORE_URL", database_url)
-            environment.setenv("BOT_REDIS_URL", redis_url)
-            environment.setenv("BOT_REDIS_KEY_PREFIX", prefix)
-            workdir = tmp_path_factory.mktemp("scaleout")
-            with running_scaled_bot(
-                free_port(), free_port(),
-                rasa_ports=[free_port(), free_port()],
-                action_ports=[free_port(), free_port()],
-                workdir=workdir,
-            ) as bot:
-                bot.database_url = database_url
-                bot.workdir = workdir
-                yield bot
+        with fresh_postgres_database("bot_scaleout") as database_url:
+            with unit_of_work(database_url) as session:
+                seed(session)
+            with pytest.MonkeyPatch.context() as environment:
+                environment.setenv("DATABASE_URL", database_url)
+                environment.setenv("BOT_TRACKER_STORE_URL", database_url)
+                environment.setenv("BOT_REDIS_URL", redis_server_url)
+                environment.setenv("BOT_REDIS_KEY_PREFIX", prefix)
+                workdir = tmp_path_factory.mktemp("scaleout")
+                with running_scaled_bot(
+                    free_port(), free_port(),
+                    rasa_ports=[free_port(), free_port()],
+                    action_ports=[free_port(), free_port()],
+                    workdir=workdir,
+                ) as bot:
+                    bot.database_url = database_url
+                    bot.workdir = workdir
+                    yield bot
     finally:
-        dispose_engine(database_url)
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-        _forget_redis_keys(redis_url, prefix)
+        _forget_redis_keys(redis_server_url, prefix)
 
 
 def _forget_redis_keys(redis_url: str, prefix: str) -> None:

@@ -192,15 +192,10 @@ class RedisEventBus:
         the other processes' events to ``hub``'s sockets for the app's life."""
 
         async def run(app: web.Application) -> AsyncIterator[None]:
-            task = asyncio.get_running_loop().create_task(self._relay(hub))
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.subscribed.wait(), self.READY_SECONDS)
-            try:
+            async with running(self._relay(hub)):
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self.subscribed.wait(), self.READY_SECONDS)
                 yield
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
 
         return run
 
@@ -429,12 +424,19 @@ class RedisPresence:
                     except Exception:  # the heartbeat must not stop
                         logger.exception("console presence refresh failed")
 
-            task = asyncio.get_running_loop().create_task(loop())
-            try:
+            async with running(loop()):
                 yield
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
 
         return run
+
+
+@contextlib.asynccontextmanager
+async def running(coroutine) -> AsyncIterator[None]:
+    """Run ``coroutine`` as a task while the block runs; cancel it after."""
+    task = asyncio.get_running_loop().create_task(coroutine)
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
