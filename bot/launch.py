@@ -197,14 +197,14 @@ def running_bot(
         group.stop()
 
 
-def announce(bot: Bot, settings: Settings, started: float) -> None:
+def announce(bot: Bot, started: float, log_dir: Path) -> None:
     print(
         f"\n金融客服助手 is ready ({time.monotonic() - started:.0f}s).\n"
         f"  Rasa server (REST + socket.io): {bot.rasa_url}\n"
         f"  Action server:                  {bot.action_url}\n"
         f"  Agents' console:                {bot.console_url}  (demo agents: make run listed them above)\n"
         f"  Web chat widget (demo page):    {bot.widget_url}/\n"
-        f"  Logs:                           {settings.var_dir / 'log'}\n\n"
+        f"  Logs:                           {log_dir}\n\n"
         "Talk to it over REST:\n"
         f"  curl -s {bot.rasa_url}/webhooks/rest/webhook -H 'Content-Type: application/json' "
         "-d '{\"sender\": \"demo\", \"message\": \"人工服务几点上班\"}'\n"
@@ -236,7 +236,7 @@ def main() -> int:
         console_port=settings.console_port,
         widget_port=settings.widget_port,
     ) as bot:
-        announce(bot, settings, started)
+        announce(bot, started, settings.var_dir / "log")
         serve_until_interrupted(bot)
     return 0
 

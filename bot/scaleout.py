@@ -289,7 +289,7 @@ def main() -> int:
         console_port=settings.console_port,
         widget_port=settings.widget_port,
     ) as bot:
-        announce(bot, settings, started)
+        announce(bot, started, settings.var_dir / "scaleout")
         print(
             f"Behind nginx ({bot.rasa_url}, {bot.action_url}): "
             + ", ".join(f"{r.name} {r.url}" for r in bot.rasa_replicas + bot.action_replicas)
