@@ -8,7 +8,7 @@ tests that need Redis are skipped with the reason, unless ``CI`` is set:
 then they fail (as ``db_fixtures`` does for PostgreSQL).
 
 Test modules import what they use:
-``from redis_fixtures import redis_prefix, redis_server_url, redis_keys``.
+``from redis_fixtures import redis_prefix, redis_server_url, redis_keys, delete_keys``.
 """
 from __future__ import annotations
 
@@ -69,13 +69,18 @@ def redis_keys(url: str, pattern: str) -> List[str]:
 @pytest.fixture
 def redis_prefix(redis_server_url) -> Iterator[str]:
     """A key prefix of this test's own; its keys are deleted afterwards."""
-    import redis
-
     prefix = f"test:{uuid4().hex}:"
     yield prefix
-    client = redis.Redis.from_url(redis_server_url)
+    delete_keys(redis_server_url, f"{prefix}*")
+
+
+def delete_keys(url: str, pattern: str) -> None:
+    """Delete every key matching ``pattern``."""
+    import redis
+
+    client = redis.Redis.from_url(url)
     try:
-        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+        keys = list(client.scan_iter(match=pattern, count=1000))
         if keys:
             client.delete(*keys)
     finally:

@@ -33,6 +33,7 @@ from bot.console.shared_state import (
 )
 from bot.settings import Settings
 from redis_fixtures import redis_keys, redis_prefix, redis_server_url  # noqa: F401
+from console_ws_helpers import connect as _connect, next_of as _next_of
 from test_console_fixtures import (  # noqa: F401  (fixtures are found by name)
     ALLOWED_ORIGIN,
     INTERNAL_TOKEN,
@@ -99,22 +100,6 @@ async def pair(
 
 
 # --- helpers ------------------------------------------------------------------------
-
-
-async def _connect(client: TestClient, origin: str):
-    ws = await client.ws_connect("/ws", headers={"Origin": origin})
-    assert await ws.receive_json(timeout=5) == {"type": "hello"}
-    return ws
-
-
-async def _next_of(ws, event_type: str, timeout: float = 5.0) -> Dict[str, Any]:
-    async def wait():
-        while True:
-            message = await ws.receive_json()
-            if message["type"] == event_type:
-                return message
-
-    return await asyncio.wait_for(wait(), timeout)
 
 
 async def _heard(ws, quiet: float = 0.5) -> List[Dict[str, Any]]:
@@ -292,49 +277,46 @@ async def test_the_subscriber_comes_back_after_losing_redis_and_ignores_junk(
     await far.close()
 
 
-async def test_the_redis_rate_limiter_follows_the_in_process_rule(
-    redis_server_url, redis_prefix  # noqa: F811
-):
-    now = [1_000_000.0]
+@pytest.fixture
+async def link(redis_server_url, redis_prefix):  # noqa: F811
+    """One open Redis client of a console process, under the test's prefix."""
     link = RedisLink(redis_server_url, redis_prefix)
     await link.open()
-    try:
-        here = RedisLoginRateLimiter(link, max_failures=2, window=60, clock=lambda: now[0])
-        there = RedisLoginRateLimiter(link, max_failures=2, window=60, clock=lambda: now[0])
-        key = here.key(" Agent1 ", "10.0.0.1")
-        assert await here.attempt(key) is None
-        now[0] += 10
-        assert await there.attempt(key) is None
-        assert await here.attempt(key) == pytest.approx(50)
-        assert await there.attempt(key) == pytest.approx(50)  # refusals are not counted
-        assert await there.attempt(here.key("agent1", "10.0.0.2")) is None
-        now[0] += 51
-        assert await there.attempt(key) is None  # the first attempt left the window
-        assert await here.attempt(key) == pytest.approx(9)
-        await here.succeeded(key)
-        assert await there.attempt(key) is None and await here.attempt(key) is None
-    finally:
-        await link.close()
+    yield link
+    await link.close()
+
+
+async def test_the_redis_rate_limiter_follows_the_in_process_rule(link):
+    now = [1_000_000.0]
+    here = RedisLoginRateLimiter(link, max_failures=2, window=60, clock=lambda: now[0])
+    there = RedisLoginRateLimiter(link, max_failures=2, window=60, clock=lambda: now[0])
+    key = here.key(" Agent1 ", "10.0.0.1")
+    assert await here.attempt(key) is None
+    now[0] += 10
+    assert await there.attempt(key) is None
+    assert await here.attempt(key) == pytest.approx(50)
+    assert await there.attempt(key) == pytest.approx(50)  # refusals are not counted
+    assert await there.attempt(here.key("agent1", "10.0.0.2")) is None
+    now[0] += 51
+    assert await there.attempt(key) is None  # the first attempt left the window
+    assert await here.attempt(key) == pytest.approx(9)
+    await here.succeeded(key)
+    assert await there.attempt(key) is None and await here.attempt(key) is None
 
 
 async def test_redis_revocations_hold_for_every_process_until_they_expire(
-    redis_server_url, redis_prefix  # noqa: F811
+    link, redis_server_url, redis_prefix  # noqa: F811
 ):
-    link = RedisLink(redis_server_url, redis_prefix)
-    await link.open()
-    try:
-        here, there = RedisRevokedSessions(link), RedisRevokedSessions(link)
-        await here.revoke("session-1", until=time.time() + 0.5)
-        await here.revoke("session-0", until=time.time() - 1)  # already over: nothing stored
-        assert await there.is_revoked("session-1")
-        assert not await there.is_revoked("session-2") and not await there.is_revoked("session-0")
-        keys = redis_keys(redis_server_url, f"{redis_prefix}*")
-        assert len(keys) == 1 and "session" not in keys[0]
-        await asyncio.sleep(0.7)
-        assert not await there.is_revoked("session-1") and not await here.is_revoked("session-1")
-        assert redis_keys(redis_server_url, f"{redis_prefix}*") == []
-    finally:
-        await link.close()
+    here, there = RedisRevokedSessions(link), RedisRevokedSessions(link)
+    await here.revoke("session-1", until=time.time() + 0.5)
+    await here.revoke("session-0", until=time.time() - 1)  # already over: nothing stored
+    assert await there.is_revoked("session-1")
+    assert not await there.is_revoked("session-2") and not await there.is_revoked("session-0")
+    keys = redis_keys(redis_server_url, f"{redis_prefix}*")
+    assert len(keys) == 1 and "session" not in keys[0]
+    await asyncio.sleep(0.7)
+    assert not await there.is_revoked("session-1") and not await here.is_revoked("session-1")
+    assert redis_keys(redis_server_url, f"{redis_prefix}*") == []
 
 
 class FakeSocket:
@@ -344,29 +326,22 @@ class FakeSocket:
         pass
 
 
-async def test_presence_of_a_process_that_died_expires(
-    redis_server_url, redis_prefix  # noqa: F811
-):
+async def test_presence_of_a_process_that_died_expires(link):
     now = [1_000_000.0]
-    link = RedisLink(redis_server_url, redis_prefix)
-    await link.open()
-    try:
-        hub_a, hub_b = Hub(), Hub()
-        a = RedisPresence(link, hub_a, timeout=90, clock=lambda: now[0])
-        b = RedisPresence(link, hub_b, timeout=90, clock=lambda: now[0])
-        connection = hub_a.register(FakeSocket(), agent_id=7, sid="s")
-        await a.joined(connection)
-        assert await b.online() == {7}
-        now[0] += 60
-        await a.refresh()  # the heartbeat of a living process
-        now[0] += 60
-        assert await b.online() == {7}
-        now[0] += 60  # no heartbeat for 120 s: process a is gone
-        assert await b.online() == frozenset()
-        await b.refresh()  # b has no sockets: nothing written
-        assert await a.online() == {7}  # a's own socket, known locally
-    finally:
-        await link.close()
+    hub_a, hub_b = Hub(), Hub()
+    a = RedisPresence(link, hub_a, timeout=90, clock=lambda: now[0])
+    b = RedisPresence(link, hub_b, timeout=90, clock=lambda: now[0])
+    connection = hub_a.register(FakeSocket(), agent_id=7, sid="s")
+    await a.joined(connection)
+    assert await b.online() == {7}
+    now[0] += 60
+    await a.refresh()  # the heartbeat of a living process
+    now[0] += 60
+    assert await b.online() == {7}
+    now[0] += 60  # no heartbeat for 120 s: process a is gone
+    assert await b.online() == frozenset()
+    await b.refresh()  # b has no sockets: nothing written
+    assert await a.online() == {7}  # a's own socket, known locally
 
 
 # --- Redis unreachable, or not configured ----------------------------------------------

@@ -8,6 +8,7 @@ import pytest
 
 from bot.console.context import HUB
 from bot.console.hub import Hub
+from console_ws_helpers import connect as _connect, next_of as _next_of
 from test_console_fixtures import (  # noqa: F401  (fixtures are found by name)
     ALLOWED_ORIGIN,
     Console,
@@ -20,23 +21,6 @@ from test_console_fixtures import (  # noqa: F401  (fixtures are found by name)
     post,
     postgres_database_url,
 )
-
-
-async def _connect(client, origin: str):
-    ws = await client.ws_connect("/ws", headers={"Origin": origin})
-    hello = await ws.receive_json(timeout=5)
-    assert hello == {"type": "hello"}
-    return ws
-
-
-async def _next_of(ws, event_type: str, timeout: float = 5.0):
-    async def wait():
-        while True:
-            message = await ws.receive_json()
-            if message["type"] == event_type:
-                return message
-
-    return await asyncio.wait_for(wait(), timeout)
 
 
 async def _wait_until(condition, timeout: float = 5.0):

@@ -11,7 +11,7 @@ import pytest
 from rasa.utils.endpoints import EndpointConfig
 
 from bot.lock_store import AtomicRedisLockStore
-from redis_fixtures import redis_keys, redis_prefix, redis_server_url  # noqa: F401 (fixtures)
+from redis_fixtures import delete_keys, redis_keys, redis_prefix, redis_server_url  # noqa: F401 (fixtures)
 
 
 def store(redis_url: str, prefix: str) -> AtomicRedisLockStore:
@@ -28,9 +28,7 @@ def store(redis_url: str, prefix: str) -> AtomicRedisLockStore:
 def replicas(redis_server_url, redis_prefix):
     stores = [store(redis_server_url, redis_prefix) for _ in range(2)]
     yield stores
-    # Rasa keeps only the prefix's letters and digits
-    for key in redis_keys(redis_server_url, f"{redis_prefix.replace(':', '')}*"):
-        stores[0].red.delete(key)
+    delete_keys(redis_server_url, f"{redis_prefix.replace(':', '')}*")  # Rasa's prefix: letters, digits
 
 
 def test_tickets_drawn_at_once_on_two_replicas_are_all_different(replicas):

@@ -37,7 +37,7 @@ from bot.db.seed import seed
 from bot.scaleout import running_scaled_bot
 from conftest import free_port
 from db_fixtures import fresh_postgres_database, unavailable
-from redis_fixtures import redis_server_url  # noqa: F401 (a fixture)
+from redis_fixtures import delete_keys, redis_server_url  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.server
 
@@ -79,18 +79,8 @@ def scaled(tmp_path_factory, settings, redis_server_url):
                     bot.workdir = workdir
                     yield bot
     finally:
-        _forget_redis_keys(redis_server_url, prefix)
-
-
-def _forget_redis_keys(redis_url: str, prefix: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(redis_url)
-    try:  # Rasa's lock store keeps the prefix's letters and digits only
-        for key in client.scan_iter(match=f"{prefix.rstrip(':')}*"):
-            client.delete(key)
-    finally:
-        client.close()
+        # Rasa's lock store keeps the prefix's letters and digits only
+        delete_keys(redis_server_url, f"{prefix.rstrip(':')}*")
 
 
 async def say(http: aiohttp.ClientSession, url: str, sender: str, message: str) -> List[dict]:
