@@ -132,6 +132,22 @@ def test_rejects_heldout_lines_that_leak_into_training(library, handbook):
     assert any("is a training example" in p for p in problems)
 
 
+def test_rejects_a_phrasing_that_another_intent_also_has(library, handbook):
+    entry = library.entries[0]
+    problems = problems_of(library, handbook, other={"check_application_status": [entry.similar[2]]})
+    assert any("also an example of intent check_application_status" in p for p in problems)
+
+
+def test_heldout_problems_never_quote_the_heldout_line(library, handbook):
+    entry, other = library.entries[0], library.entries[1]
+    unseen = "一句从来没有出现过的全新问法"
+    close = entry.similar[5] + "呢"
+    problems = find_problems(library, handbook, {other.id: [unseen, close]}, {})
+    near = [p for p in problems if "too close" in p]
+    assert near and all(entry.similar[5] in p and close not in p for p in near)
+    assert not any(unseen in p for p in problems)
+
+
 def test_generated_training_data_is_current(library):
     assert generate.stale_files(library) == [], "run `python -m bot.faq.generate`"
 

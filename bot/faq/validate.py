@@ -113,6 +113,8 @@ def other_training_examples(nlu_dir) -> Dict[str, List[str]]:
 
 
 def _heldout_problems(library: Library, heldout, other_examples) -> Iterable[str]:
+    """Leaks of the held-out set into training. The messages never quote a
+    held-out line: whoever fixes the library must not learn the test set."""
     ids = library.by_id()
     training = {normalise(text): entry.id for entry in library.entries for text in entry.examples}
     for intent, texts in other_examples.items():
@@ -121,26 +123,41 @@ def _heldout_problems(library: Library, heldout, other_examples) -> Iterable[str
     for entry_id, lines in heldout.items():
         if entry_id not in ids:
             yield f"held-out: {entry_id!r} is not a library entry"
-        for line in lines:
+        for number, line in enumerate(lines, start=1):
             if normalise(line) in training:
-                yield f"held-out: {line!r} is a training example of {training[normalise(line)]}"
+                # The training example is the held-out line: drop it from training.
+                yield (
+                    f"held-out: held-out line {number} of {entry_id} is a training example "
+                    f"of {training[normalise(line)]}; remove it from the training data"
+                )
             items.append((("heldout", entry_id), line))
     for a, b, score in near_duplicates(items, NEAR_DUPLICATE):
         if {a[0][0], b[0][0]} == {"train", "heldout"}:
             train, held = (a, b) if a[0][0] == "train" else (b, a)
             yield (
-                f"held-out: {held[1]!r} ({held[0][1]}) is too close ({score:.2f}) "
-                f"to training example {train[1]!r} ({train[0][1]})"
+                f"held-out: training example {train[1]!r} ({train[0][1]}) is too close "
+                f"({score:.2f}) to a held-out line of {held[0][1]}; rephrase or drop it"
             )
     for entry in library.entries:
         if len(heldout.get(entry.id, [])) < 2:
             yield f"held-out: {entry.id} needs at least 2 unseen phrasings"
 
 
+def _other_intent_problems(library: Library, other_examples) -> Iterable[str]:
+    """A phrasing that is also an example of another intent (check_application_status,
+    book_appointment, ...) teaches the model two answers to one question."""
+    other = {normalise(text): intent for intent, texts in other_examples.items() for text in texts}
+    for entry in library.entries:
+        for text in entry.examples:
+            if normalise(text) in other:
+                yield f"{entry.id}: {text!r} is also an example of intent {other[normalise(text)]}"
+
+
 def find_problems(library: Library, handbook: Handbook, heldout, other_examples) -> List[str]:
     return [
         *_entry_problems(library, handbook),
         *_duplicate_problems(library),
+        *_other_intent_problems(library, other_examples),
         *_heldout_problems(library, heldout, other_examples),
     ]
 
