@@ -102,6 +102,9 @@ class Report:
     intent_total: int = 0
     intent_right: int = 0
     confusions: Counter = field(default_factory=Counter)
+    # Out-of-scope and other-intent lines not answered as expected:
+    # (expected intent, final intent, the classifier's intent under a fallback).
+    intent_confusions: Counter = field(default_factory=Counter)
     misses: List[Tuple[str, str, str]] = field(default_factory=list)
 
     def add(self, case: Case, parse: dict) -> None:
@@ -132,11 +135,13 @@ class Report:
             self.oos_true_positive += final == OUT_OF_SCOPE
             self.oos_given_handbook_answer += final == "faq"
             if final != OUT_OF_SCOPE:
+                self.intent_confusions[(OUT_OF_SCOPE, str(final), str(underlying))] += 1
                 self.misses.append((case.text, OUT_OF_SCOPE, f"{final} ({underlying})"))
         else:
             self.other_total += 1
             self.other_right += final == case.intent
             if final != case.intent:
+                self.intent_confusions[(case.intent, str(final), str(underlying))] += 1
                 self.misses.append((case.text, case.intent, f"{final} ({underlying})"))
 
     @property
@@ -169,6 +174,12 @@ class Report:
         count, then by name (deterministic); labels as in `confusions`."""
         ordered = sorted(self.confusions.items(), key=lambda item: (-item[1], item[0]))
         return [(expected, predicted, count) for (expected, predicted), count in ordered[:n]]
+
+    def top_intent_confusions(self, n: int = 10) -> List[Tuple[str, str, str, int]]:
+        """The `n` most frequent (expected, final, classifier's, count) misses
+        of out-of-scope and other-intent lines, by count, then by name."""
+        ordered = sorted(self.intent_confusions.items(), key=lambda item: (-item[1], item[0]))
+        return [(*labels, count) for labels, count in ordered[:n]]
 
     @property
     def oos_precision(self) -> float:

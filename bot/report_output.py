@@ -130,6 +130,18 @@ def cv_table(folds: List[FoldResult]) -> str:
     return "\n".join(lines)
 
 
+def intent_confusion_lines(report: Report, n: int = 10) -> List[str]:
+    pairs = report.top_intent_confusions(n)
+    if not pairs:
+        return ["(none)"]
+    return [
+        f"{i}. `{expected}` → `{final}`"
+        + (f" (classifier: `{underlying}`)" if underlying != final else "")
+        + f" ({count})"
+        for i, (expected, final, underlying, count) in enumerate(pairs, start=1)
+    ]
+
+
 def confusion_lines(report: Report, n: int = 10) -> List[str]:
     pairs = report.top_confusions(n)
     if not pairs:
@@ -202,6 +214,19 @@ def markdown(data: ReportData) -> str:
     ]
     if data.baseline:
         out += ["", "Baseline:", "", *confusion_lines(data.baseline.report)]
+    out += [
+        "",
+        "## Out-of-scope and other-intent lines answered otherwise (expected → answered, count)",
+        "",
+        "`nlu_fallback` is the “您是不是想问” question; the classifier's own intent is shown "
+        "when a fallback replaced it.",
+        "",
+        "Ours:",
+        "",
+        *intent_confusion_lines(data.ours.report),
+    ]
+    if data.baseline:
+        out += ["", "Baseline:", "", *intent_confusion_lines(data.baseline.report)]
     out += ["", "## Cross-validation of our pipeline on the training data", ""]
     if data.folds:
         out += [
@@ -241,6 +266,10 @@ def model_json(result: ModelResult) -> dict:
         "top_confusions": [
             {"expected": short_label(a), "predicted": short_label(b), "count": n}
             for a, b, n in result.report.top_confusions(10)
+        ],
+        "intent_confusions": [
+            {"expected": expected, "answered": final, "classifier": underlying, "count": n}
+            for expected, final, underlying, n in result.report.top_intent_confusions(10)
         ],
         "training": result.training.to_dict() if result.training else None,
         "training_note": result.training_note or None,

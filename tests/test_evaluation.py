@@ -94,6 +94,20 @@ def test_out_of_scope_precision_and_recall():
     assert report.oos_given_handbook_answer == 1
 
 
+def test_other_intent_and_out_of_scope_misses_are_counted_by_label():
+    report = Report()
+    report.add(Case("o1", "out_of_scope"), parse(FALLBACK, ["a"], underlying="faq"))
+    report.add(Case("o2", "out_of_scope"), parse(FALLBACK, ["a"], underlying="faq"))
+    report.add(Case("o3", "out_of_scope"), parse("out_of_scope"))
+    report.add(Case("g1", "goodbye"), parse("greet"))
+    report.add(Case("g2", "goodbye"), parse("goodbye"))
+    assert report.top_intent_confusions() == [
+        ("out_of_scope", FALLBACK, "faq", 2),
+        ("goodbye", "greet", "greet", 1),
+    ]
+    assert report.top_intent_confusions(1) == report.top_intent_confusions()[:1]
+
+
 def test_summary_has_the_rates_and_no_texts():
     report = Report()
     report.add(Case("某个问题", "faq", "a"), parse("faq", ["b"]))

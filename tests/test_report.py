@@ -306,6 +306,7 @@ def test_markdown_has_the_tables_and_no_line_texts(data):
     assert "| out-of-scope recall | 0.50 (1 / 2) | 0.50 (1 / 2) |" in text
     assert "8 min 40 s (this run)" in text and "1 h 06 min 40 s (2026-11-29)" in text
     assert "`fees` → `rates` (4)" in text  # ours: 1 wrong + 3 asked
+    assert "1. `out_of_scope` → `faq` (1)" in text  # the out-of-scope line answered
     assert "| **mean ± std** | | | **" in text
     assert "2026-11-29T21:00:00+08:00" in text and "python -m bot.report" in text
     assert "nlu_fallback" in text  # the scoring rule is stated
@@ -319,6 +320,9 @@ def test_json_has_both_models_and_the_cv(data):
     assert payload["models"]["ours"]["summary"]["faq_top1_accuracy"] == round(8 / 12, 4)
     assert payload["models"]["baseline"]["training"]["seconds"] == 4000.0
     assert payload["models"]["ours"]["top_confusions"][0] == {"expected": "fees", "predicted": "rates", "count": 4}
+    assert payload["models"]["ours"]["intent_confusions"] == [
+        {"expected": "out_of_scope", "answered": "faq", "classifier": "faq", "count": 1}
+    ]
     cv = payload["cross_validation"]
     assert [f["fold"] for f in cv["folds"]] == [1, 2, 3]
     mean, std = mean_std([f.report.top1_accuracy for f in data.folds])
