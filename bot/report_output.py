@@ -142,6 +142,14 @@ def intent_confusion_lines(report: Report, n: int = 10) -> List[str]:
     ]
 
 
+def confusion_section(data, title: str, note: str, lines_of) -> List[str]:
+    """A markdown section listing `lines_of(report)` for ours, then the baseline."""
+    out = ["", f"## {title}", "", note, "", "Ours:", "", *lines_of(data.ours.report)]
+    if data.baseline:
+        out += ["", "Baseline:", "", *lines_of(data.baseline.report)]
+    return out
+
+
 def confusion_lines(report: Report, n: int = 10) -> List[str]:
     pairs = report.top_confusions(n)
     if not pairs:
@@ -203,30 +211,20 @@ def markdown(data: ReportData) -> str:
         "empty training cache, on this machine; other work running at the time slows them. "
         "Our time is that of a separate cold training of `config.yml` on the same data (the "
         "copy is thrown away); the model scored is the one `make train` built.",
-        "",
-        "## Most frequent FAQ confusions (expected → predicted, count)",
-        "",
-        "`<intent>`: the classifier did not take the line for an FAQ question.",
-        "",
-        "Ours:",
-        "",
-        *confusion_lines(data.ours.report),
     ]
-    if data.baseline:
-        out += ["", "Baseline:", "", *confusion_lines(data.baseline.report)]
-    out += [
-        "",
-        "## Out-of-scope and other-intent lines answered otherwise (expected → answered, count)",
-        "",
+    out += confusion_section(
+        data,
+        "Most frequent FAQ confusions (expected → predicted, count)",
+        "`<intent>`: the classifier did not take the line for an FAQ question.",
+        confusion_lines,
+    )
+    out += confusion_section(
+        data,
+        "Out-of-scope and other-intent lines answered otherwise (expected → answered, count)",
         "`nlu_fallback` is the “您是不是想问” question; the classifier's own intent is shown "
         "when a fallback replaced it.",
-        "",
-        "Ours:",
-        "",
-        *intent_confusion_lines(data.ours.report),
-    ]
-    if data.baseline:
-        out += ["", "Baseline:", "", *intent_confusion_lines(data.baseline.report)]
+        intent_confusion_lines,
+    )
     out += ["", "## Cross-validation of our pipeline on the training data", ""]
     if data.folds:
         out += [
