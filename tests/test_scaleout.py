@@ -43,11 +43,13 @@ pytestmark = pytest.mark.server
 
 CODE = re.compile(r"预约码：?(YY[A-Z0-9]{6})")
 PHONE = "13812345678"
-# A realistic mix, one list per kind of customer.
+# A realistic mix, one list per kind of customer. No complaint or data-leak
+# question: their answers hand over to a person (actions/action_faq_followup.py)
+# and a paused conversation takes messages without a bot turn.
 SCRIPTS = [
-    ["你好", "人工服务几点上班", "怎么投诉", "谢谢"],
+    ["你好", "人工服务几点上班", "转账多久到账", "谢谢"],
     ["请问开户要带什么材料", "手续费怎么收", "你是机器人吗", "再见"],
-    ["今天天气怎么样", "我的个人信息会被泄露吗", "好的谢谢"],
+    ["今天天气怎么样", "你们会怎么保护我的个人信息", "好的谢谢"],
     ["帮我查下 SQ2026 1120 0003 的进度", "0000", "算了", "理财产品有风险吗"],
 ]
 
@@ -154,8 +156,8 @@ async def test_conversations_alternating_replicas_stay_whole_and_ordered(scaled)
 async def test_concurrent_messages_of_one_conversation_are_taken_one_at_a_time(scaled):
     replicas = [replica.url for replica in scaled.rasa_replicas]
     sender = f"burst-{uuid.uuid4().hex[:10]}"
-    messages = ["人工服务几点上班", "怎么投诉", "手续费怎么收", "你是机器人吗",
-                "开户要带什么材料", "理财产品有风险吗", "我的个人信息会被泄露吗",
+    messages = ["人工服务几点上班", "转账多久到账", "手续费怎么收", "你是机器人吗",
+                "开户要带什么材料", "理财产品有风险吗", "你们会怎么保护我的个人信息",
                 "怎么注册账户", "满意度调查是什么", "谢谢"]
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as http:
         replies = await asyncio.gather(*(
@@ -260,7 +262,7 @@ def _answering_ports(path: Path, since: int) -> List[str]:
 async def test_conversations_go_on_when_a_replica_dies(scaled):
     """Last in this module: it kills a replica."""
     senders = [f"failover-{uuid.uuid4().hex[:10]}" for _ in range(8)]
-    rounds = [["你好"], ["人工服务几点上班"], ["怎么投诉"], ["谢谢"]]
+    rounds = [["你好"], ["人工服务几点上班"], ["转账多久到账"], ["谢谢"]]
     sent: Dict[str, List[str]] = {sender: [] for sender in senders}
     answers: Dict[str, List[List[str]]] = {sender: [] for sender in senders}
     log = scaled.nginx_access_log
