@@ -24,14 +24,13 @@ tests/heldout/ is not read.
 from __future__ import annotations
 
 import argparse
-import hashlib
 from typing import Callable, Dict, List, Sequence, Tuple
 
 import numpy as np
 
 from bot.faq.library import load_library
 from bot.settings import ROOT, get_settings
-from bot.training_split import split_library
+from bot.training_split import split_library, text_hash
 
 Labelled = List[Tuple[str, str]]  # (text, entry id)
 
@@ -102,7 +101,7 @@ def candidates() -> Dict[str, object]:
 
 
 def fold_of(text: str, folds: int) -> int:
-    return hashlib.sha256(text.encode("utf-8")).digest()[1] % folds
+    return text_hash(text)[1] % folds
 
 
 def top1(model, features: Features, train: Labelled, test: Labelled) -> float:
