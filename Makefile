@@ -14,6 +14,10 @@ TRAINING_INPUTS := config.yml domain.yml $(shell find data bot/jieba bot/nlu -ty
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export RASA_TELEMETRY_ENABLED := false
+# Rasa keeps trained components in a cache (default 1000 MB); the DIET and
+# ResponseSelector of this bot take most of that, so a small config change
+# evicted DIET and retrained it. 4000 MB keeps two full trainings.
+export RASA_MAX_CACHE_SIZE := 4000
 # glibc gives freed memory back to the kernel and maps large blocks afresh,
 # so TensorFlow's and NumPy's per-batch arrays fault their pages in again at
 # every step. Seen on this 2-core machine while training: 43-50% of the CPU

@@ -11,8 +11,8 @@ grams within words (CountVectorsFeaturizer, analyzer char_wb), each row L2
 normalised as the ranker does. Prints:
 
 1. k-fold top-1 (every similar question in one fold by a hash of its text;
-   the standard questions always train) for the ranker's logistic
-   regression (config.yml) and a linear SVM at two strengths;
+   the standard questions always train) for the logistic regression used
+   before and the linear SVM at two strengths;
 2. on the development split (bot.training_split.split_library), the
    log-loss of softmax(temperature * SVM score) for a few temperatures, and
    what the confidence gate would do at a few thresholds (answered right,
@@ -94,9 +94,9 @@ def candidates() -> Dict[str, object]:
     from sklearn.svm import LinearSVC
 
     return {
-        "LogisticRegression C=30 (config.yml)": LogisticRegression(C=30.0, max_iter=3000),
+        "LogisticRegression C=30 (before)": LogisticRegression(C=30.0, max_iter=3000),
         "LinearSVC C=1": LinearSVC(C=1.0, max_iter=5000),
-        "LinearSVC C=2": LinearSVC(C=2.0, max_iter=5000),
+        "LinearSVC C=2 (chosen)": LinearSVC(C=2.0, max_iter=5000),
     }
 
 
@@ -153,8 +153,8 @@ def temperature_table(share: float, tokens) -> List[str]:
     train_rows = features.fit_transform([t for t, _ in train])
     dev_rows = features.transform([c.text for c in dev])
     gold = np.array([c.faq_id for c in dev])
-    logistic = LogisticRegression(C=30.0, max_iter=3000).fit(train_rows, [i for _, i in train])
-    outcome = gate_outcomes(logistic.predict_proba(dev_rows), logistic.classes_, gold, 0.3)
+    before = LogisticRegression(C=30.0, max_iter=3000).fit(train_rows, [i for _, i in train])
+    outcome = gate_outcomes(before.predict_proba(dev_rows), before.classes_, gold, 0.3)
     model = LinearSVC(C=2.0, max_iter=5000).fit(train_rows, [i for _, i in train])
     scores = model.decision_function(dev_rows)
     rows = np.arange(len(gold))
@@ -162,7 +162,7 @@ def temperature_table(share: float, tokens) -> List[str]:
     lines = [
         f"dev split: {len(dev)} lines, SVM C=2 top-1 "
         f"{np.mean(model.classes_[scores.argmax(axis=1)] == gold):.1%}",
-        f"  LogisticRegression C=30 (config.yml), gate 0.3: right/wrong/asked {'/'.join(map(str, outcome))}",
+        f"  before (LogisticRegression C=30, gate 0.3): right/wrong/asked {'/'.join(map(str, outcome))}",
     ]
     for temperature in (3.0, 4.0, 5.0, 6.0, 8.0):
         probabilities = softmax(scores * temperature)

@@ -8,9 +8,10 @@ from tests.conftest import parse
 
 pytestmark = pytest.mark.server
 
-# The issue asks for 95%; the model reaches 90.5% on this held-out set
-# (README, "Figures"). This gate guards against regressions below 88%.
-MIN_TOP1 = 0.88
+# The issue's gate. Training is repeatable on one machine (every component
+# is seeded; two DIET trainings of the same inputs wrote identical weights),
+# so this model scores the same in every run: 95.1% (README, "Figures").
+MIN_TOP1 = 0.95
 
 
 @pytest.fixture(scope="module")

@@ -71,7 +71,7 @@ def test_a_persisted_model_loads_back_with_the_same_probabilities(tmp_path):
     import numpy as np
     from rasa.engine.storage.local_model_storage import LocalModelStorage
     from rasa.engine.storage.resource import Resource
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.svm import LinearSVC
 
     rng = np.random.default_rng(7)
     features = rng.random((30, 12))
@@ -79,25 +79,38 @@ def test_a_persisted_model_loads_back_with_the_same_probabilities(tmp_path):
     storage = LocalModelStorage(tmp_path)
     resource = Resource("faq_linear_ranker")
     config = FaqLinearRanker.get_default_config()
-    trained = FaqLinearRanker(config, storage, resource, LogisticRegression(C=10.0).fit(features, labels))
+    trained = FaqLinearRanker(config, storage, resource, LinearSVC(C=2.0).fit(features, labels))
     trained.persist()
 
     loaded = FaqLinearRanker.load(config, storage, resource, None)
     assert list(loaded.classifier.classes_) == ["faq/a", "faq/b", "faq/c"]
-    assert np.allclose(
-        loaded.classifier.predict_proba(features), trained.classifier.predict_proba(features)
-    )
+    assert np.allclose(loaded._probabilities(features), trained._probabilities(features))
     assert FaqLinearRanker.fingerprint_addon(config), "the format is part of the cache key"
 
 
-def test_its_probabilities_are_scikit_learns():
+def test_its_probabilities_are_a_softmax_of_scikit_learns_scores():
     import numpy as np
     from scipy.sparse import csr_matrix
-    from sklearn.linear_model import LogisticRegression
+    from scipy.special import softmax
+    from sklearn.svm import LinearSVC
 
     rng = np.random.default_rng(3)
     features = csr_matrix(rng.random((40, 25)) * (rng.random((40, 25)) > 0.7))
     labels = [f"faq/{'abcd'[i % 4]}" for i in range(40)]
-    fitted = LogisticRegression(C=30.0, max_iter=1000).fit(features, labels)
-    ranker = FaqLinearRanker(FaqLinearRanker.get_default_config(), None, None, fitted)
-    assert np.allclose(ranker._probabilities(features), fitted.predict_proba(features))
+    fitted = LinearSVC(C=2.0).fit(features, labels)
+    config = {**FaqLinearRanker.get_default_config(), "temperature": 4.0}
+    probabilities = FaqLinearRanker(config, None, None, fitted)._probabilities(features)
+    assert np.allclose(probabilities, softmax(4.0 * fitted.decision_function(features), axis=1))
+    assert (probabilities.argmax(axis=1) == fitted.decision_function(features).argmax(axis=1)).all()
+
+
+def test_two_entries_give_two_probabilities():
+    import numpy as np
+    from sklearn.svm import LinearSVC
+
+    features = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]])
+    fitted = LinearSVC().fit(features, ["faq/a", "faq/a", "faq/b", "faq/b"])
+    probabilities = FaqLinearRanker(FaqLinearRanker.get_default_config(), None, None, fitted)._probabilities(features)
+    assert probabilities.shape == (4, 2)
+    assert np.allclose(probabilities.sum(axis=1), 1.0)
+    assert list(probabilities.argmax(axis=1)) == [0, 0, 1, 1]
