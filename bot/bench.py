@@ -6,7 +6,8 @@
     python -m bot.bench --profile                        # + a py-spy flame graph of ours at N=10
 
 Each bot is started in turn (bot.launch.running_bot: its own action server
-and Rasa server on free ports, its own freshly migrated and seeded SQLite
+and Rasa server on free ports; the baseline on plain `rasa run` unless
+``--baseline-server ours``, its own freshly migrated and seeded SQLite
 application database in a temporary directory) and measured: time to ready
 (process start until /status answers and a first message is answered), then
 for each N, N customers holding realistic conversations over the REST
@@ -38,7 +39,7 @@ from typing import Dict, Iterator, List, Optional
 
 from bot.bench_chart import write_chart
 from bot.bench_load import first_answer_seconds, run_level, summarize
-from bot.bench_process import Profiler, RssSampler
+from bot.bench_process import CpuMeter, Profiler, RssSampler
 from bot.bench_report import compare, text_table, write
 from bot.bench_script import DemoApplication, ScriptMaker, faq_questions, working_days_ahead
 from bot.settings import get_settings
@@ -71,6 +72,10 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser.add_argument("--baseline-model", type=Path,
                         default=settings.models_dir / "baseline.tar.gz",
                         help="the baseline's model (default models/baseline.tar.gz)")
+    parser.add_argument("--baseline-server", choices=("plain", "ours"), default="plain",
+                        help="the baseline's Rasa server: plain `rasa run`, as the plain recipe "
+                             "deploys it (default), or ours (bot.rasa_server: the same server "
+                             "code as our bot, so that only the models differ)")
     parser.add_argument("--rasa-url", help="benchmark this running Rasa server instead of "
                                            "starting one (labelled as --only, default ours)")
     parser.add_argument("--rasa-pid", type=int, help="with --rasa-url: the Rasa process whose "
@@ -181,8 +186,10 @@ class Material:
 
 
 async def run_levels(url: str, side: str, args: argparse.Namespace, material: Material,
-                     applications: List[DemoApplication], pid: Optional[int]) -> List[dict]:
+                     applications: List[DemoApplication], pid: Optional[int],
+                     action_pid: Optional[int] = None) -> List[dict]:
     results = []
+    cpu_pids = {name: p for name, p in (("rasa", pid), ("actions", action_pid)) if p}
     for n in args.levels:
         profiler = None
         if args.profile and side == "ours" and n == PROFILED_LEVEL and pid:
@@ -197,21 +204,29 @@ async def run_levels(url: str, side: str, args: argparse.Namespace, material: Ma
                  else f"{args.conversations} conversations")
               + f" after a warm-up of at least {args.warmup:g} s) ...", flush=True)
         sampler = RssSampler(pid) if pid else None
+        cpu = CpuMeter(cpu_pids)
+        cpu.start()
+        began = time.monotonic()
         async with (sampler or contextlib.nullcontext()):
             run = await run_level(
                 url, n, material.scripts(applications, args.seed + n),
                 duration=args.duration, conversations=args.conversations,
                 warmup=args.warmup, timeout=args.timeout, label=side,
             )
+        wall = time.monotonic() - began
         summary = summarize(run)
         summary["rss_peak_mib"] = sampler.peak if sampler else None
         summary["rss_start_mib"] = sampler.first if sampler else None
+        # Cores each process kept busy over the level (warm-up included).
+        summary["cores_used"] = {name: None if used is None else round(used / wall, 2)
+                                 for name, used in cpu.stop().items()}
         results.append(summary)
         print(
             f"  {side} N={n}: {summary['messages']} messages, "
             f"{summary['throughput'] or 0:.1f} msg/s, p50 {summary['p50_ms']} ms, "
             f"p95 {summary['p95_ms']} ms, p99 {summary['p99_ms']} ms, "
-            f"{summary['errors']} errors, peak RSS {summary['rss_peak_mib']} MiB",
+            f"{summary['errors']} errors, peak RSS {summary['rss_peak_mib']} MiB, cores used "
+            + ", ".join(f"{name} {used}" for name, used in summary["cores_used"].items()),
             flush=True,
         )
         if profiler is not None:
@@ -224,9 +239,12 @@ async def run_levels(url: str, side: str, args: argparse.Namespace, material: Ma
 
 def bench_started(side: str, model: Path, args: argparse.Namespace, material: Material) -> dict:
     """Start ``side``'s servers on a fresh database, measure time to ready and every level."""
-    from bot.launch import running_bot, write_endpoints
+    from bot.launch import OUR_RASA_SERVER, PLAIN_RASA_SERVER, running_bot, write_endpoints
 
-    result = {"label": side, "model": str(model), "ready": None, "levels": [], "skipped": None}
+    server = (PLAIN_RASA_SERVER if side == "baseline" and args.baseline_server == "plain"
+              else OUR_RASA_SERVER)
+    result = {"label": side, "model": str(model), "server": f"python -m {server}",
+              "ready": None, "levels": [], "skipped": None}
     if not model.exists():
         result["skipped"] = f"no model at {model}"
         return result
@@ -249,7 +267,8 @@ def bench_started(side: str, model: Path, args: argparse.Namespace, material: Ma
             print(f"{side}: starting {model} ...", flush=True)
             started = time.monotonic()
             try:
-                with running_bot(rasa_port, action_port, endpoints=endpoints, log_dir=log_dir) as bot:
+                with running_bot(rasa_port, action_port, endpoints=endpoints, log_dir=log_dir,
+                                 server_module=server) as bot:
                     status_seconds = time.monotonic() - started
                     first, error = asyncio.run(first_answer_seconds(bot.rasa_url))
                     result["ready"] = {
@@ -259,10 +278,10 @@ def bench_started(side: str, model: Path, args: argparse.Namespace, material: Ma
                         "error": error,
                     }
                     print(f"{side}: ready in {result['ready']['seconds']:.1f} s", flush=True)
-                    pid = bot.processes[1].pid  # action server first, Rasa second
-                    result["levels"] = asyncio.run(
-                        run_levels(bot.rasa_url, side, args, material, applications, pid)
-                    )
+                    action_pid, pid = (p.pid for p in bot.processes[:2])  # actions first
+                    result["levels"] = asyncio.run(run_levels(
+                        bot.rasa_url, side, args, material, applications, pid, action_pid
+                    ))
             except (RuntimeError, TimeoutError) as failure:
                 result["skipped"] = f"{failure} (logs: {log_dir})"
                 print(f"{side}: {result['skipped']}", flush=True)

@@ -1,14 +1,18 @@
-"""Watching the Rasa server process during the load benchmark: its resident
-memory (VmRSS from /proc, sampled) and, on request, a py-spy flame graph."""
+"""Watching the servers during the load benchmark: the Rasa server's
+resident memory (VmRSS from /proc, sampled), the CPU time each process used
+(/proc/<pid>/stat, and this client's own) and, on request, a py-spy flame
+graph."""
 from __future__ import annotations
 
 import asyncio
+import os
+import resource
 import shutil
 import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 
 def _status_kib(pid: int, field: str) -> Optional[int]:
@@ -46,6 +50,56 @@ def rss_mib(pid: int) -> Optional[float]:
         return None
     total = own + sum(_status_kib(child, "VmRSS") or 0 for child in children(pid))
     return total / 1024
+
+
+def cpu_seconds(pid: int) -> Optional[float]:
+    """User + system CPU time of ``pid`` and its live descendants, in seconds;
+    None when the process is gone."""
+
+    def own(one: int) -> Optional[float]:
+        try:
+            with open(f"/proc/{one}/stat", encoding="ascii", errors="replace") as handle:
+                # The command name (field 2) may hold spaces: count after its ")".
+                fields = handle.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            return None
+
+    first = own(pid)
+    if first is None:
+        return None
+    return first + sum(own(child) or 0.0 for child in children(pid))
+
+
+def client_cpu_seconds() -> float:
+    """This process's own user + system CPU time (the load client)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class CpuMeter:
+    """CPU seconds used by named processes (and by this client) between
+    ``start()`` and ``stop()``: where a message's CPU time goes."""
+
+    def __init__(self, pids: Dict[str, int]):
+        self.pids = pids
+        self._before: Dict[str, Optional[float]] = {}
+
+    def _read(self) -> Dict[str, Optional[float]]:
+        found: Dict[str, Optional[float]] = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        found["client"] = client_cpu_seconds()
+        return found
+
+    def start(self) -> None:
+        self._before = self._read()
+
+    def stop(self) -> Dict[str, Optional[float]]:
+        after = self._read()
+        used: Dict[str, Optional[float]] = {}
+        for name, value in after.items():
+            before = self._before.get(name)
+            used[name] = None if value is None or before is None else round(value - before, 2)
+        return used
 
 
 class RssSampler:

@@ -160,8 +160,9 @@ def _ready_lines(results: Dict[str, dict]) -> List[str]:
         elif ready.get("error"):
             lines.append(f"{side}: the first message failed ({ready['error']})")
         else:
+            server = f" on `{result['server']}`" if result.get("server") else ""
             lines.append(
-                f"{side}: ready in {ready['seconds']:.1f} s "
+                f"{side}{server}: ready in {ready['seconds']:.1f} s "
                 f"(/status after {ready['status_seconds']:.1f} s, "
                 f"first answer {ready['first_answer_seconds'] * 1000:.0f} ms later)"
             )
@@ -188,6 +189,9 @@ def _checks_lines(results: Dict[str, dict]) -> List[str]:
             parts.append(f"handed to a person {found['handoffs']}")
             if found["errors_by_kind"]:
                 parts.append("errors " + ", ".join(f"{k} {v}" for k, v in found["errors_by_kind"].items()))
+            if found.get("cores_used"):
+                parts.append("cores used " + ", ".join(
+                    f"{name} {used}" for name, used in found["cores_used"].items()))
             if found.get("profile"):
                 parts.append(f"py-spy flame graph {found['profile']['svg'] or 'not written'}")
             lines.append(

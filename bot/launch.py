@@ -24,6 +24,10 @@ from bot.settings import ROOT, Settings, get_settings
 
 READY_TIMEOUT = 180.0
 PYTHON = sys.executable
+# Our Rasa server (Rasa's CLI with bot.rasa_server's changes); the load
+# benchmark starts the plain recipe's bot with Rasa's own module instead.
+OUR_RASA_SERVER = "bot.rasa_server"
+PLAIN_RASA_SERVER = "rasa"
 
 
 @dataclass
@@ -119,11 +123,12 @@ def action_server_args(port: int) -> List[str]:
 
 
 def rasa_server_args(
-    settings: Settings, port: int, endpoints: Path, credentials: Optional[Path], host: str
+    settings: Settings, port: int, endpoints: Path, credentials: Optional[Path], host: str,
+    server_module: str = OUR_RASA_SERVER,
 ) -> List[str]:
     auth = ["--auth-token", settings.rasa_token] if settings.rasa_token else []
     return [
-        PYTHON, "-m", "bot.rasa_server", "run",
+        PYTHON, "-m", server_module, "run",
         "--model", str(settings.model_path),
         "--endpoints", str(endpoints),
         "--credentials", str(credentials or ROOT / "credentials.yml"),
@@ -172,6 +177,7 @@ def running_bot(
     console_port: Optional[int] = None,
     credentials: Optional[Path] = None,
     widget_port: Optional[int] = None,
+    server_module: str = OUR_RASA_SERVER,
 ) -> Iterator[Bot]:
     settings = Settings()  # the environment as it is now: the processes inherit it
     rasa_url = f"http://127.0.0.1:{rasa_port}"
@@ -180,7 +186,8 @@ def running_bot(
     try:
         group.start("actions", action_server_args(action_port))
         group.start("rasa", rasa_server_args(
-            settings, rasa_port, endpoints or ROOT / "endpoints.yml", credentials, host
+            settings, rasa_port, endpoints or ROOT / "endpoints.yml", credentials, host,
+            server_module,
         ))
         group.wait_until_ready(f"{action_url}/health")
         console_url = start_console(group, host, console_port) if console_port else None

@@ -1,7 +1,8 @@
-"""`rasa run` with two changes to Rasa's ``RemoteAction`` and one speed-up:
+"""`rasa run` with two changes to Rasa's ``RemoteAction`` and two speed-ups:
 a custom action the action server cannot run makes the bot apologise
 instead of going silent; the action server's answers are validated without
-re-checking the schema itself every time; event types are looked up once.
+re-checking the schema itself every time; event types are looked up once;
+repeated messages reuse their NLU parse (``bot.parse_cache``).
 
     python -m bot.rasa_server run --model models/bot.tar.gz ...   # rasa's CLI
 
@@ -31,6 +32,7 @@ import sys
 from functools import lru_cache
 from typing import Any, List
 
+from bot import parse_cache
 from bot.script import customer_script, in_script
 
 logger = logging.getLogger(__name__)
@@ -125,6 +127,7 @@ def install() -> None:
     rasa_actions.RemoteAction = replacement
     rasa_forms.RemoteAction = replacement
     cache_event_types()
+    parse_cache.install()
 
 
 def main() -> None:

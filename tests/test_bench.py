@@ -17,7 +17,7 @@ from aiohttp import web
 from bot.bench import parse_args
 from bot.bench_chart import write_chart
 from bot.bench_load import LevelRun, Sample, percentile, run_level, summarize
-from bot.bench_process import rss_mib
+from bot.bench_process import CpuMeter, cpu_seconds, rss_mib
 from bot.bench_report import compare, markdown, rows, text_table, write
 from bot.bench_script import (
     HUMAN_WORDS,
@@ -321,11 +321,23 @@ def test_memory_of_a_process_and_of_none():
     assert rss_mib(2 ** 22 + 12345) is None  # above Linux's pid limit
 
 
+def test_cpu_time_of_a_busy_process_and_of_none():
+    meter = CpuMeter({"me": os.getpid(), "gone": 2 ** 22 + 12345})
+    meter.start()
+    deadline = cpu_seconds(os.getpid()) + 0.3
+    while cpu_seconds(os.getpid()) < deadline:  # burn 0.3 s of CPU
+        sum(i * i for i in range(10_000))
+    used = meter.stop()
+    assert 0.25 <= used["me"] < 5 and used["client"] >= 0.25  # the client is this process
+    assert used["gone"] is None
+
+
 def test_default_options():
     args = parse_args([])
     assert args.levels == [1, 10, 50, 100] and args.duration == 30.0 and args.conversations is None
     assert args.baseline_model == get_settings().models_dir / "baseline.tar.gz"
     assert args.out == get_settings().var_dir / "bench"
+    assert args.baseline_server == "plain"
     args = parse_args(["--only", "ours", "--levels", "1", "10", "--conversations", "20"])
     assert args.only == "ours" and args.levels == [1, 10] and args.duration is None
     with pytest.raises(SystemExit):

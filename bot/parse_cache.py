@@ -1,0 +1,119 @@
+"""Remember the NLU parse of repeated messages.
+
+Customers repeat themselves: greetings, "谢谢", "确认", the same branch names
+and times when booking, the handbook's common questions. Rasa runs the whole
+NLU graph (OpenCC, jieba, two CountVectorizers, DIET, the ResponseSelector,
+the FAQ re-ranker) for every message, although its output depends on the
+message text alone: no component of ours reads the tracker or the message's
+metadata, and every one predicts deterministically. So a parse is kept, per
+model, in a bounded least-recently-used map keyed by the text, and a repeated
+message skips the graph.
+
+It is a per-process cache: nothing is shared between replicas because
+nothing needs to be (each replica computes the same parse), and a newly
+loaded model starts with an empty one (the key holds the model's id).
+Hits and misses are counted, for the benchmark and the log.
+
+Installed by ``bot.rasa_server`` around ``MessageProcessor._parse_message_with_graph``,
+the one place where Rasa 3.6 runs the NLU graph for an incoming message.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import threading
+from collections import OrderedDict
+from typing import Any, Callable, Dict, Hashable, Optional
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SIZE = 20_000  # parses of ~1 KB each: some 20 MB at most
+SIZE_VARIABLE = "BOT_PARSE_CACHE_SIZE"  # 0 turns the cache off
+
+
+class ParseCache:
+    """A bounded LRU map from a key to a parse (a JSON-like dict).
+
+    Callers get a deep copy, so that Rasa's changes to a parse (it adds the
+    full retrieval intent, the channel adds metadata) never reach the
+    cached one."""
+
+    def __init__(self, size: int = DEFAULT_SIZE) -> None:
+        if size < 0:
+            raise ValueError("the cache size cannot be negative")
+        self.size = size
+        self.hits = 0
+        self.misses = 0
+        self._parses: "OrderedDict[Hashable, Dict[str, Any]]" = OrderedDict()
+        self._lock = threading.Lock()  # Rasa may parse from worker threads too
+
+    def __len__(self) -> int:
+        return len(self._parses)
+
+    def get_or_parse(self, key: Hashable, parse: Callable[[], Dict[str, Any]]) -> Dict[str, Any]:
+        if self.size == 0:
+            return parse()
+        with self._lock:
+            found = self._parses.get(key)
+            if found is not None:
+                self._parses.move_to_end(key)
+                self.hits += 1
+                return copy.deepcopy(found)
+            self.misses += 1
+        parsed = parse()
+        with self._lock:
+            self._parses[key] = copy.deepcopy(parsed)
+            self._parses.move_to_end(key)
+            while len(self._parses) > self.size:
+                self._parses.popitem(last=False)
+        return parsed
+
+    def stats(self) -> Dict[str, int]:
+        return {"hits": self.hits, "misses": self.misses, "entries": len(self._parses),
+                "size": self.size}
+
+
+def configured_size(environ: Optional[Dict[str, str]] = None) -> int:
+    raw = (os.environ if environ is None else environ).get(SIZE_VARIABLE, "")
+    if not raw.strip():
+        return DEFAULT_SIZE
+    try:
+        size = int(raw)
+    except ValueError:
+        raise ValueError(f"{SIZE_VARIABLE} must be a whole number, not {raw!r}") from None
+    if size < 0:
+        raise ValueError(f"{SIZE_VARIABLE} cannot be negative")
+    return size
+
+
+_cache: Optional[ParseCache] = None
+
+
+def process_cache() -> ParseCache:
+    """This process's cache, made on first use with the configured size."""
+    global _cache
+    if _cache is None:
+        _cache = ParseCache(configured_size())
+    return _cache
+
+
+def install() -> None:
+    """Wrap Rasa's NLU graph call with this process's cache."""
+    from rasa.core.processor import MessageProcessor
+
+    parse_with_graph = MessageProcessor._parse_message_with_graph
+    if getattr(parse_with_graph, "parse_cache", False):
+        return
+
+    def cached_parse(self, message, tracker, only_output_properties: bool = True):
+        text = message.text
+        if not isinstance(text, str):
+            return parse_with_graph(self, message, tracker, only_output_properties)
+        key = (self.model_metadata.model_id, text, only_output_properties)
+        return process_cache().get_or_parse(
+            key, lambda: parse_with_graph(self, message, tracker, only_output_properties)
+        )
+
+    cached_parse.parse_cache = True
+    MessageProcessor._parse_message_with_graph = cached_parse

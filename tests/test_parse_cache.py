@@ -1,0 +1,103 @@
+"""bot.parse_cache: repeated messages reuse their NLU parse, bounded, per
+model, never shared by reference; on the real server, a cached parse is the
+parse."""
+from __future__ import annotations
+
+import pytest
+from rasa.core.channels.channel import UserMessage
+from rasa.core.processor import MessageProcessor
+
+from bot import parse_cache
+from bot.parse_cache import ParseCache, configured_size
+from tests.conftest import parse
+
+
+def counting(result: dict):
+    calls = []
+
+    def parse_once():
+        calls.append(1)
+        return {**result, "entities": list(result.get("entities", []))}
+
+    return parse_once, calls
+
+
+def test_a_repeated_key_is_parsed_once():
+    cache = ParseCache(size=10)
+    parse_once, calls = counting({"text": "你好", "intent": {"name": "greet"}, "entities": []})
+    first = cache.get_or_parse("你好", parse_once)
+    second = cache.get_or_parse("你好", parse_once)
+    assert first == second and len(calls) == 1
+    assert cache.stats() == {"hits": 1, "misses": 1, "entries": 1, "size": 10}
+
+
+def test_callers_cannot_change_the_cached_parse():
+    cache = ParseCache(size=10)
+    parse_once, _calls = counting({"text": "谢谢", "intent": {"name": "thank"}, "entities": []})
+    mine = cache.get_or_parse("谢谢", parse_once)
+    mine["intent"]["name"] = "changed"
+    mine["entities"].append({"entity": "x"})
+    again = cache.get_or_parse("谢谢", parse_once)
+    assert again["intent"]["name"] == "thank" and again["entities"] == []
+    again["intent"]["name"] = "changed too"
+    assert cache.get_or_parse("谢谢", parse_once)["intent"]["name"] == "thank"
+
+
+def test_the_least_recently_used_parse_goes_first():
+    cache = ParseCache(size=2)
+    for text in ("a", "b"):
+        cache.get_or_parse(text, lambda t=text: {"text": t})
+    cache.get_or_parse("a", lambda: pytest.fail("a is cached"))  # a is now the newest
+    cache.get_or_parse("c", lambda: {"text": "c"})  # evicts b
+    assert len(cache) == 2
+    reparsed = []
+    cache.get_or_parse("b", lambda: reparsed.append(1) or {"text": "b"})
+    assert reparsed == [1]
+
+
+def test_size_zero_turns_the_cache_off():
+    cache = ParseCache(size=0)
+    parse_once, calls = counting({"text": "你好"})
+    cache.get_or_parse("你好", parse_once)
+    cache.get_or_parse("你好", parse_once)
+    assert len(calls) == 2 and len(cache) == 0
+
+
+def test_the_size_comes_from_the_environment():
+    assert configured_size({}) == parse_cache.DEFAULT_SIZE
+    assert configured_size({parse_cache.SIZE_VARIABLE: "0"}) == 0
+    assert configured_size({parse_cache.SIZE_VARIABLE: " 500 "}) == 500
+    for bad in ("many", "-1", "1.5"):
+        with pytest.raises(ValueError, match=parse_cache.SIZE_VARIABLE):
+            configured_size({parse_cache.SIZE_VARIABLE: bad})
+
+
+class FakeMetadata:
+    def __init__(self, model_id: str):
+        self.model_id = model_id
+
+
+def test_the_installed_cache_keys_by_model_and_text(monkeypatch):
+    """The wrapper around Rasa's graph call: one graph run per (model, text)."""
+    runs = []
+
+    def graph(self, message, tracker, only_output_properties=True):
+        runs.append((self.model_metadata.model_id, message.text))
+        return {"text": message.text, "intent": {"name": "greet"}, "entities": []}
+
+    monkeypatch.setattr(MessageProcessor, "_parse_message_with_graph", graph)
+    monkeypatch.setattr(parse_cache, "_cache", ParseCache(size=10))
+    parse_cache.install()
+    parse_cache.install()  # installing twice wraps once
+    processor = MessageProcessor.__new__(MessageProcessor)  # only the graph call is used
+    for model_id, text in [("m1", "你好"), ("m1", "你好"), ("m2", "你好"), ("m1", "您好")]:
+        processor.model_metadata = FakeMetadata(model_id)
+        processor._parse_message_with_graph(UserMessage(text), None)
+    assert runs == [("m1", "你好"), ("m2", "你好"), ("m1", "您好")]
+
+
+@pytest.mark.parametrize("text", ["你好", "信用卡年费怎么收", "我想預約開戶", "/affirm"])
+def test_on_the_server_a_repeated_message_gets_the_same_parse(bot, text):
+    first, second = parse(bot, text), parse(bot, text)
+    assert first == second
+    assert first["intent"]["name"]
