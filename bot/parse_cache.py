@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_SIZE = 20_000  # parses of ~1 KB each: some 20 MB at most
 SIZE_VARIABLE = "BOT_PARSE_CACHE_SIZE"  # 0 turns the cache off
+REPORT_EVERY = 1000  # lookups between two log lines of the hit count
 
 
 class ParseCache:
@@ -59,8 +60,12 @@ class ParseCache:
             if found is not None:
                 self._parses.move_to_end(key)
                 self.hits += 1
+            else:
+                self.misses += 1
+            if (self.hits + self.misses) % REPORT_EVERY == 0:
+                logger.info("parse cache: %s", self.stats())
+            if found is not None:
                 return copy.deepcopy(found)
-            self.misses += 1
         parsed = parse()
         with self._lock:
             self._parses[key] = copy.deepcopy(parsed)
