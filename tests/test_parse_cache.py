@@ -43,6 +43,19 @@ def test_callers_cannot_change_the_cached_parse():
     assert cache.get_or_parse("谢谢", parse_once)["intent"]["name"] == "thank"
 
 
+def test_a_parse_that_is_not_plain_json_is_answered_but_not_kept():
+    cache = ParseCache(size=10)
+    odd = [{"text": "a", "tags": {"set"}}, {"text": "b", "confidence": float("nan")}]
+    for parse_result in odd:
+        calls = []
+        for _ in range(2):
+            got = cache.get_or_parse(parse_result["text"],
+                                     lambda r=parse_result: calls.append(1) or r)
+            assert got is parse_result
+        assert len(calls) == 2
+    assert len(cache) == 0
+
+
 def test_the_least_recently_used_parse_goes_first():
     cache = ParseCache(size=2)
     for text in ("a", "b"):
