@@ -9,6 +9,10 @@ metadata, and every one predicts deterministically. So a parse is kept, per
 model, in a bounded least-recently-used map keyed by the text, and a repeated
 message skips the graph.
 
+Messages holding a phone, ID-card or card number are never kept: they seldom
+repeat, and customers' personal data stays where it belongs (the tracker
+store), not in a cache.
+
 It is a per-process cache: nothing is shared between replicas because
 nothing needs to be (each replica computes the same parse), and a newly
 loaded model starts with an empty one (the key holds the model's id).
@@ -25,6 +29,8 @@ import os
 import threading
 from collections import OrderedDict
 from typing import Any, Callable, Dict, Hashable, Optional
+
+from bot.privacy import holds_personal_number
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +126,7 @@ def install() -> None:
 
     def cached_parse(self, message, tracker, only_output_properties: bool = True):
         text = message.text
-        if not isinstance(text, str):
+        if not isinstance(text, str) or holds_personal_number(text):
             return parse_with_graph(self, message, tracker, only_output_properties)
         key = (self.model_metadata.model_id, text, only_output_properties)
         return process_cache().get_or_parse(

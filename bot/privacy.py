@@ -92,6 +92,11 @@ def is_valid_id_card_number(id_card_number: str) -> bool:
     return id_card_check_character(value[:17]) == value[-1]
 
 
+def holds_personal_number(text: str) -> bool:
+    """Whether ``text`` holds a phone, ID or card number (as ``mask_text`` finds them)."""
+    return _PERSONAL_NUMBER.search(text.translate(_TO_ASCII)) is not None
+
+
 def mask_text(text: str) -> str:
     """``text`` with every phone, ID and card number in it masked."""
     searchable = text.translate(_TO_ASCII)

@@ -1,4 +1,4 @@
-"""`rasa run` with two changes to Rasa's ``RemoteAction`` and two speed-ups:
+"""`rasa run` with two changes to Rasa's ``RemoteAction`` and three speed-ups:
 a custom action the action server cannot run makes the bot apologise
 instead of going silent; the action server's answers are validated without
 re-checking the schema itself every time; event types are looked up once;

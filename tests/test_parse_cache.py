@@ -109,6 +109,24 @@ def test_the_installed_cache_keys_by_model_and_text(monkeypatch):
     assert runs == [("m1", "你好"), ("m2", "你好"), ("m1", "您好")]
 
 
+def test_messages_with_personal_numbers_are_never_kept(monkeypatch):
+    runs = []
+
+    def graph(self, message, tracker, only_output_properties=True):
+        runs.append(message.text)
+        return {"text": message.text, "intent": {"name": "inform"}, "entities": []}
+
+    monkeypatch.setattr(MessageProcessor, "_parse_message_with_graph", graph)
+    monkeypatch.setattr(parse_cache, "_cache", ParseCache(size=10))
+    parse_cache.install()
+    processor = MessageProcessor.__new__(MessageProcessor)
+    processor.model_metadata = FakeMetadata("m1")
+    private = ["我的手机号13812345678", "身份证11010519491231002X", "卡号6222 0212 3456 7890"]
+    for text in private * 2:
+        processor._parse_message_with_graph(UserMessage(text), None)
+    assert runs == private * 2 and len(parse_cache.process_cache()) == 0
+
+
 @pytest.mark.parametrize("text", ["你好", "信用卡年费怎么收", "我想預約開戶", "/affirm"])
 def test_on_the_server_a_repeated_message_gets_the_same_parse(bot, text):
     first, second = parse(bot, text), parse(bot, text)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from bot.privacy import (
+    holds_personal_number,
     id_card_check_character,
     is_valid_id_card_number,
     mask_card_number,
@@ -15,6 +16,20 @@ from bot.privacy import (
 
 VALID_ID = "11010519491231002X"  # the standard's own example
 VALID_DIGIT_ID = "330106199001011248"
+
+
+@pytest.mark.parametrize("text, holds", [
+    ("我的手机号是13812345678", True),
+    ("手机 138-1234-5678", True),
+    ("身份证" + VALID_ID, True),
+    ("卡号６２２２０２１２３４５６７８９０", True),  # full-width digits
+    ("查进度 SQ202611200003", False),  # an application number is not personal data
+    ("尾号5678", False),
+    ("你好", False),
+])
+def test_holds_personal_number(text, holds):
+    assert holds_personal_number(text) is holds
+    assert (mask_text(text) != text) is holds
 
 
 def test_mask_phone():
