@@ -90,8 +90,10 @@ class FakeMetadata:
         self.model_id = model_id
 
 
-def test_the_installed_cache_keys_by_model_and_text(monkeypatch):
-    """The wrapper around Rasa's graph call: one graph run per (model, text)."""
+@pytest.fixture
+def installed(monkeypatch):
+    """The cache installed around a stand-in for Rasa's graph call, which
+    records every (model, text) it runs for; and a processor to call it on."""
     runs = []
 
     def graph(self, message, tracker, only_output_properties=True):
@@ -103,28 +105,29 @@ def test_the_installed_cache_keys_by_model_and_text(monkeypatch):
     parse_cache.install()
     parse_cache.install()  # installing twice wraps once
     processor = MessageProcessor.__new__(MessageProcessor)  # only the graph call is used
+    return runs, processor
+
+
+def parse_with(processor, model_id: str, text: str) -> None:
+    processor.model_metadata = FakeMetadata(model_id)
+    processor._parse_message_with_graph(UserMessage(text), None)
+
+
+def test_the_installed_cache_keys_by_model_and_text(installed):
+    """One graph run per (model, text)."""
+    runs, processor = installed
     for model_id, text in [("m1", "你好"), ("m1", "你好"), ("m2", "你好"), ("m1", "您好")]:
-        processor.model_metadata = FakeMetadata(model_id)
-        processor._parse_message_with_graph(UserMessage(text), None)
+        parse_with(processor, model_id, text)
     assert runs == [("m1", "你好"), ("m2", "你好"), ("m1", "您好")]
 
 
-def test_messages_with_personal_numbers_are_never_kept(monkeypatch):
-    runs = []
-
-    def graph(self, message, tracker, only_output_properties=True):
-        runs.append(message.text)
-        return {"text": message.text, "intent": {"name": "inform"}, "entities": []}
-
-    monkeypatch.setattr(MessageProcessor, "_parse_message_with_graph", graph)
-    monkeypatch.setattr(parse_cache, "_cache", ParseCache(size=10))
-    parse_cache.install()
-    processor = MessageProcessor.__new__(MessageProcessor)
-    processor.model_metadata = FakeMetadata("m1")
+def test_messages_with_personal_numbers_are_never_kept(installed):
+    runs, processor = installed
     private = ["我的手机号13812345678", "身份证11010519491231002X", "卡号6222 0212 3456 7890"]
     for text in private * 2:
-        processor._parse_message_with_graph(UserMessage(text), None)
-    assert runs == private * 2 and len(parse_cache.process_cache()) == 0
+        parse_with(processor, "m1", text)
+    assert runs == [("m1", text) for text in private * 2]
+    assert len(parse_cache.process_cache()) == 0
 
 
 @pytest.mark.parametrize("text", ["你好", "信用卡年费怎么收", "我想預約開戶", "/affirm"])
