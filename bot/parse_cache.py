@@ -25,17 +25,15 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 from collections import OrderedDict
 from typing import Any, Callable, Dict, Hashable, Optional
 
 from bot.privacy import holds_personal_number
+from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_SIZE = 20_000  # parses of about 2.4 KB of JSON each: some 50 MB at most
-SIZE_VARIABLE = "BOT_PARSE_CACHE_SIZE"  # 0 turns the cache off
 REPORT_EVERY = 1000  # lookups between two log lines of the hit count
 
 
@@ -48,7 +46,7 @@ class ParseCache:
     the full retrieval intent) never reach the cached one. A parse that is
     not plain JSON is returned and not kept."""
 
-    def __init__(self, size: int = DEFAULT_SIZE) -> None:
+    def __init__(self, size: int) -> None:
         if size < 0:
             raise ValueError("the cache size cannot be negative")
         self.size = size
@@ -92,27 +90,15 @@ class ParseCache:
                 "size": self.size}
 
 
-def configured_size(environ: Optional[Dict[str, str]] = None) -> int:
-    raw = (os.environ if environ is None else environ).get(SIZE_VARIABLE, "")
-    if not raw.strip():
-        return DEFAULT_SIZE
-    try:
-        size = int(raw)
-    except ValueError:
-        raise ValueError(f"{SIZE_VARIABLE} must be a whole number, not {raw!r}") from None
-    if size < 0:
-        raise ValueError(f"{SIZE_VARIABLE} cannot be negative")
-    return size
-
-
 _cache: Optional[ParseCache] = None
 
 
 def process_cache() -> ParseCache:
-    """This process's cache, made on first use with the configured size."""
+    """This process's cache, made on first use with the configured size
+    (``BOT_PARSE_CACHE_SIZE``)."""
     global _cache
     if _cache is None:
-        _cache = ParseCache(configured_size())
+        _cache = ParseCache(get_settings().parse_cache_size)
     return _cache
 
 

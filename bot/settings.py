@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     # store in Redis (redis_url), and this many Rasa and action-server
     # replicas behind nginx on rasa_port and action_port.
     tracker_store_url: Optional[str] = None
+    # NLU parses each Rasa process keeps for repeated messages (bot.parse_cache;
+    # about 2.4 KB each); 0 turns the cache off.
+    parse_cache_size: int = Field(default=20_000, ge=0)
     rasa_replicas: int = 2
     action_replicas: int = 2
     nginx_path: Path = Path("/usr/sbin/nginx")

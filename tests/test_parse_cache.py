@@ -4,11 +4,13 @@ parse."""
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 from rasa.core.channels.channel import UserMessage
 from rasa.core.processor import MessageProcessor
 
 from bot import parse_cache
-from bot.parse_cache import ParseCache, configured_size
+from bot.parse_cache import ParseCache
+from bot.settings import Settings
 from tests.conftest import parse
 
 
@@ -76,13 +78,16 @@ def test_size_zero_turns_the_cache_off():
     assert len(calls) == 2 and len(cache) == 0
 
 
-def test_the_size_comes_from_the_environment():
-    assert configured_size({}) == parse_cache.DEFAULT_SIZE
-    assert configured_size({parse_cache.SIZE_VARIABLE: "0"}) == 0
-    assert configured_size({parse_cache.SIZE_VARIABLE: " 500 "}) == 500
+def test_the_size_comes_from_the_environment(monkeypatch):
+    monkeypatch.delenv("BOT_PARSE_CACHE_SIZE", raising=False)
+    assert Settings().parse_cache_size == 20_000
+    for given, size in (("0", 0), ("500", 500)):
+        monkeypatch.setenv("BOT_PARSE_CACHE_SIZE", given)
+        assert Settings().parse_cache_size == size
     for bad in ("many", "-1", "1.5"):
-        with pytest.raises(ValueError, match=parse_cache.SIZE_VARIABLE):
-            configured_size({parse_cache.SIZE_VARIABLE: bad})
+        monkeypatch.setenv("BOT_PARSE_CACHE_SIZE", bad)
+        with pytest.raises(ValidationError, match="parse_cache_size"):
+            Settings()
 
 
 class FakeMetadata:
