@@ -1,8 +1,9 @@
-"""`rasa run` with two changes to Rasa's ``RemoteAction`` and three speed-ups:
+"""`rasa run` with two changes to Rasa's ``RemoteAction`` and four speed-ups:
 a custom action the action server cannot run makes the bot apologise
 instead of going silent; the action server's answers are validated without
 re-checking the schema itself every time; event types are looked up once;
-repeated messages reuse their NLU parse (``bot.parse_cache``).
+repeated messages reuse their NLU parse (``bot.parse_cache``); the policies'
+states of a conversation's past turns are kept (``bot.policy_states``).
 
     python -m bot.rasa_server run --model models/bot.tar.gz ...   # rasa's CLI
 
@@ -32,7 +33,7 @@ import sys
 from functools import lru_cache
 from typing import Any, List
 
-from bot import parse_cache
+from bot import parse_cache, policy_states
 from bot.script import customer_script, in_script
 
 logger = logging.getLogger(__name__)
@@ -128,6 +129,7 @@ def install() -> None:
     rasa_forms.RemoteAction = replacement
     cache_event_types()
     parse_cache.install()
+    policy_states.install()
 
 
 def main() -> None:
