@@ -25,9 +25,10 @@ states they get (the featurizers delete a turn's text or intent in place),
 so each call hands out its own copy, with the same sharing between states
 as Rasa's, and the remembered states stay as built.
 
-Installed by ``bot.rasa_server``; per process, bounded (the least recently
-used conversations are forgotten), and on the event loop's thread only
-(Rasa's policies run there; a lock keeps other threads safe).
+Installed by ``bot.rasa_server``; per process, bounded
+(``BOT_POLICY_STATE_CACHE_SIZE`` replays, 4,000 by default: the least recently
+used are forgotten; 0 replays every call, as Rasa does). Rasa's policies run
+on the event loop's thread; a lock keeps other threads safe.
 """
 from __future__ import annotations
 
@@ -37,8 +38,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Dict, Hashable, List, Optional, Tuple
 
-# Conversations (times the argument sets the policies use) whose replay is kept.
-REMEMBERED = 4000
+from bot.settings import get_settings
 
 
 @dataclass
@@ -62,7 +62,7 @@ def event_key(event: Any) -> Tuple[Any, ...]:
 class PastStates:
     """States of conversations' history, replayed incrementally."""
 
-    def __init__(self, size: int = REMEMBERED) -> None:
+    def __init__(self, size: int) -> None:
         self.size = size
         self.resumed = 0
         self.replayed = 0
@@ -194,7 +194,7 @@ _past_states: Optional[PastStates] = None
 def process_past_states() -> PastStates:
     global _past_states
     if _past_states is None:
-        _past_states = PastStates()
+        _past_states = PastStates(get_settings().policy_state_cache_size)
     return _past_states
 
 

@@ -110,6 +110,12 @@ class Settings(BaseSettings):
     # NLU parses each Rasa process keeps for repeated messages (bot.parse_cache;
     # about 2.4 KB each); 0 turns the cache off.
     parse_cache_size: int = Field(default=20_000, ge=0)
+    # Conversations whose tracker the embedded deployment's in-memory store
+    # keeps as objects (bot.tracker_store), and conversations whose policy
+    # states each Rasa process keeps per argument set (bot.policy_states);
+    # 0 turns either off (Rasa's own behaviour).
+    tracker_cache_size: int = Field(default=2_000, ge=0)
+    policy_state_cache_size: int = Field(default=4_000, ge=0)
     rasa_replicas: int = 2
     action_replicas: int = 2
     nginx_path: Path = Path("/usr/sbin/nginx")

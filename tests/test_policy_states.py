@@ -8,6 +8,7 @@ import urllib.request
 from datetime import timedelta
 
 import pytest
+from pydantic import ValidationError
 from rasa.core.training import load_data
 from rasa.shared.constants import DEFAULT_SENDER_ID
 from rasa.shared.core.domain import Domain
@@ -21,7 +22,7 @@ from bot import clock, policy_states
 from bot.booking.calendar import get_calendar
 from bot.chat import send
 from bot.policy_states import PastStates
-from bot.settings import ROOT
+from bot.settings import ROOT, Settings
 
 RASA_STATES = Domain.states_for_tracker_history  # Rasa's own, before any install
 
@@ -71,7 +72,7 @@ def assert_same_as_rasa(domain, past: PastStates, tracker) -> None:
 
 
 def test_every_prefix_of_every_story_and_rule_gives_rasas_states(domain, training_trackers):
-    past = PastStates()
+    past = PastStates(size=100)
     assert len(training_trackers) >= 30
     calls = 0
     for number, training in enumerate(training_trackers):
@@ -117,7 +118,7 @@ def long_conversation(training_trackers):
 
 
 def test_rewinds_restarts_and_new_sessions_give_rasas_states(domain, training_trackers):
-    past = PastStates()
+    past = PastStates(size=100)
     events = long_conversation(training_trackers)
     for tracker in prefixes(domain, "long", events):
         assert_same_as_rasa(domain, past, tracker)
@@ -126,7 +127,7 @@ def test_rewinds_restarts_and_new_sessions_give_rasas_states(domain, training_tr
 
 
 def test_a_rewritten_or_shortened_history_is_replayed_from_the_start(domain, training_trackers):
-    past = PastStates()
+    past = PastStates(size=100)
     events = long_conversation(training_trackers)
     whole = DialogueStateTracker.from_events("rewritten", events, domain.slots)
     assert_same_as_rasa(domain, past, whole)
@@ -171,6 +172,24 @@ def test_the_replay_tracker_keeps_only_the_latest_event(domain):
     assert replay.get_slot("branch") == "滨江支行" and replay.latest_action_name == "utter_greet"
 
 
+def test_size_zero_replays_every_call_as_rasa_does(domain, training_trackers):
+    past = PastStates(size=0)
+    story = next(t for t in training_trackers if not t.is_rule_tracker)
+    for tracker in prefixes(domain, "no-cache", list(story.events)):
+        assert past.states(domain, tracker) == RASA_STATES(domain, tracker)
+    assert past.stats()["resumed"] == 0 and past.stats()["conversations"] == 0
+
+
+def test_the_size_is_a_setting(monkeypatch):
+    monkeypatch.delenv("BOT_POLICY_STATE_CACHE_SIZE", raising=False)
+    assert Settings().policy_state_cache_size == 4_000
+    monkeypatch.setenv("BOT_POLICY_STATE_CACHE_SIZE", "0")
+    assert Settings().policy_state_cache_size == 0
+    monkeypatch.setenv("BOT_POLICY_STATE_CACHE_SIZE", "-1")
+    with pytest.raises(ValidationError, match="policy_state_cache_size"):
+        Settings()
+
+
 def test_install_replaces_rasas_method_once():
     before = Domain.states_for_tracker_history
     try:
@@ -197,6 +216,6 @@ def test_a_served_conversation_gives_rasas_states_at_every_turn(bot, sender, dom
     with urllib.request.urlopen(url, timeout=30) as response:
         events = [Event.from_parameters(e) for e in json.load(response)["events"]]
     assert any(isinstance(e, SlotSet) and e.key == "branch" for e in events)
-    past = PastStates()
+    past = PastStates(size=100)
     for tracker in prefixes(domain, sender, events):
         assert_same_as_rasa(domain, past, tracker)
