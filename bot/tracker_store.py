@@ -53,7 +53,7 @@ class RecentTrackerStore(InMemoryTrackerStore):
         super().__init__(domain, event_broker, **kwargs)
         self.recent = get_settings().tracker_cache_size if recent is None else recent
         self._kept: "OrderedDict[str, Tuple[DialogueStateTracker, bool]]" = OrderedDict()
-        logger.info("tracker store: in memory, the last %d conversations kept as objects", recent)
+        logger.info("tracker store: in memory, the last %d conversations kept as objects", self.recent)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         await super().save(tracker)
